@@ -1,0 +1,508 @@
+//! The create guard: refuses to create, rename or link *protected names* inside writable roots.
+//!
+//! Mount binds protect what exists when the command starts; they cannot cover a name that does
+//! not exist yet (`.envrc`, `.mcp.json`, `sub/.git` after `git init sub`), and placeholder files
+//! would litter the user's tree and race between concurrent runs. So every syscall that gives a
+//! name to an inode (`mkdir*`, `mknod*`, `symlink*`, `link*`, `rename*`, `open*`/`creat` with
+//! `O_CREAT`) is sent by the seccomp filter to this supervisor, which runs in the sandbox's PID 1
+//! (same mount namespace, same Landlock domain, no capabilities).
+//!
+//! The guard never answers "continue": the target's path argument lives in memory the target
+//! can change after we looked at it. Instead the guard copies the path once, resolves the parent
+//! directory itself (relative to the target's cwd or directory descriptor), checks the final
+//! component against the protected names, and performs the operation on the parent's
+//! descriptor. The result (or, for `open`, the new descriptor injected with `ADDFD`) is what the
+//! target sees. A name inside the private scratch filesystems (`/tmp`, `/var/tmp`, `/dev/shm`)
+//! is never protected. Creating a file *through* a dangling symlink is refused, because the
+//! final name would be chosen by the symlink, not by the checked argument.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use brig_policy::{name_matches, GitAccess, GIT_ALWAYS_PROTECTED};
+
+use crate::sys::{self, seccomp as notif, EntryKind};
+
+/// Decisions for one sandbox.
+pub struct Guard {
+    listener: OwnedFd,
+    protected: Vec<String>,
+    git: GitAccess,
+    scratch_devs: Vec<u64>,
+    root: OwnedFd,
+    /// Refused attempts (path as given by the command), in order.
+    pub blocked: Vec<String>,
+}
+
+enum Reply {
+    Value(i64),
+    Errno(i32),
+    Fd(OwnedFd, bool),
+}
+
+fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// A parent directory descriptor and a final component.
+struct Target {
+    parent: OwnedFd,
+    name: CString,
+    shown: String,
+}
+
+impl Guard {
+    /// A guard answering on `listener`.
+    pub fn new(
+        listener: OwnedFd,
+        protected: Vec<String>,
+        git: GitAccess,
+        scratch_devs: Vec<u64>,
+    ) -> io::Result<Guard> {
+        Ok(Guard {
+            listener,
+            protected,
+            git,
+            scratch_devs,
+            root: sys::open_root()?,
+            blocked: Vec::new(),
+        })
+    }
+
+    /// The notification descriptor, for polling.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+
+    /// Receives and answers one notification.
+    pub fn handle_one(&mut self) -> io::Result<()> {
+        let n = match notif::recv(self.listener.as_fd()) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let reply = match self.dispatch(&n) {
+            Ok(r) => r,
+            Err(e) => Reply::Errno(e),
+        };
+        let fd = self.listener.as_fd();
+        match reply {
+            Reply::Value(v) => notif::respond_value(fd, n.id, v).map(drop),
+            Reply::Errno(e) => notif::respond_errno(fd, n.id, e).map(drop),
+            Reply::Fd(file, cloexec) => match notif::add_fd_send(fd, n.id, file.as_fd(), cloexec) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => notif::respond_errno(fd, n.id, errno_of(&e)).map(drop),
+            },
+        }
+    }
+
+    fn dispatch(&mut self, n: &notif::Notif) -> Result<Reply, i32> {
+        let a = n.args;
+        let pid = n.pid as libc::pid_t;
+        let nr = n.nr;
+        let at = libc::AT_FDCWD as i64;
+        let i = |x: u64| x as u32 as i32;
+        #[cfg(target_arch = "x86_64")]
+        {
+            if nr == libc::SYS_mkdir {
+                return self.mkdir(n, pid, at, a[0], i(a[1]));
+            }
+            if nr == libc::SYS_mknod {
+                return self.mknod(n, pid, at, a[0], i(a[1]), a[2]);
+            }
+            if nr == libc::SYS_symlink {
+                return self.symlink(n, pid, a[0], at, a[1]);
+            }
+            if nr == libc::SYS_link {
+                return self.link(n, pid, at, a[0], at, a[1], 0);
+            }
+            if nr == libc::SYS_rename {
+                return self.rename(n, pid, at, a[0], at, a[1], 0);
+            }
+            if nr == libc::SYS_creat {
+                return self.open(
+                    n,
+                    pid,
+                    at,
+                    a[0],
+                    libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+                    i(a[1]),
+                );
+            }
+            if nr == libc::SYS_open {
+                return self.open(n, pid, at, a[0], i(a[1]), i(a[2]));
+            }
+            if nr == libc::SYS_renameat {
+                return self.rename(
+                    n,
+                    pid,
+                    a[0] as i32 as i64,
+                    a[1],
+                    a[2] as i32 as i64,
+                    a[3],
+                    0,
+                );
+            }
+        }
+        let fd = |x: u64| x as u32 as i32 as i64;
+        if nr == libc::SYS_mkdirat {
+            return self.mkdir(n, pid, fd(a[0]), a[1], i(a[2]));
+        }
+        if nr == libc::SYS_mknodat {
+            return self.mknod(n, pid, fd(a[0]), a[1], i(a[2]), a[3]);
+        }
+        if nr == libc::SYS_symlinkat {
+            return self.symlink(n, pid, a[0], fd(a[1]), a[2]);
+        }
+        if nr == libc::SYS_linkat {
+            return self.link(n, pid, fd(a[0]), a[1], fd(a[2]), a[3], i(a[4]));
+        }
+        if nr == libc::SYS_renameat2 {
+            return self.rename(n, pid, fd(a[0]), a[1], fd(a[2]), a[3], i(a[4]) as u32);
+        }
+        #[cfg(target_arch = "aarch64")]
+        if nr == 38 {
+            // renameat (missing from libc's aarch64 list).
+            return self.rename(n, pid, fd(a[0]), a[1], fd(a[2]), a[3], 0);
+        }
+        if nr == libc::SYS_openat {
+            return self.open(n, pid, fd(a[0]), a[1], i(a[2]), i(a[3]));
+        }
+        Err(libc::ENOSYS)
+    }
+
+    /// Copies a NUL-terminated string out of the target.
+    fn read_path(&self, pid: libc::pid_t, addr: u64) -> Result<CString, i32> {
+        if addr == 0 {
+            return Err(libc::EFAULT);
+        }
+        let mut out = Vec::new();
+        let mut cur = addr;
+        while out.len() <= libc::PATH_MAX as usize {
+            let page_left = 4096 - (cur % 4096) as usize;
+            let mut buf = vec![
+                0u8;
+                page_left
+                    .min(libc::PATH_MAX as usize + 1 - out.len())
+                    .max(1)
+            ];
+            let got = sys::read_process_memory(pid, cur, &mut buf).map_err(|_| libc::EFAULT)?;
+            if got == 0 {
+                return Err(libc::EFAULT);
+            }
+            if let Some(z) = buf[..got].iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..z]);
+                return CString::new(out).map_err(|_| libc::EINVAL);
+            }
+            out.extend_from_slice(&buf[..got]);
+            cur += got as u64;
+        }
+        Err(libc::ENAMETOOLONG)
+    }
+
+    /// The directory a relative path starts from: the target's cwd or one of its descriptors.
+    fn base(&self, pid: libc::pid_t, dirfd: i64, path: &CStr) -> Result<OwnedFd, i32> {
+        if path.to_bytes().first() == Some(&b'/') {
+            return sys::openat(
+                Some(self.root.as_fd()),
+                c".",
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+            )
+            .map_err(|e| errno_of(&e));
+        }
+        let link = if dirfd == libc::AT_FDCWD as i64 {
+            format!("/proc/{pid}/cwd")
+        } else if dirfd < 0 {
+            return Err(libc::EBADF);
+        } else {
+            format!("/proc/{pid}/fd/{dirfd}")
+        };
+        let c = CString::new(link).map_err(|_| libc::EINVAL)?;
+        sys::openat(None, &c, libc::O_PATH, 0).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) => libc::EBADF,
+            _ => errno_of(&e),
+        })
+    }
+
+    /// Resolves everything but the final component, as the kernel would.
+    fn target(&self, pid: libc::pid_t, dirfd: i64, addr: u64) -> Result<Target, i32> {
+        let path = self.read_path(pid, addr)?;
+        let bytes = path.to_bytes();
+        if bytes.is_empty() {
+            return Err(libc::ENOENT);
+        }
+        let base = self.base(pid, dirfd, &path)?;
+        let trimmed = {
+            let mut b = bytes;
+            while b.len() > 1 && b.ends_with(b"/") {
+                b = &b[..b.len() - 1];
+            }
+            b
+        };
+        let (dir, name): (&[u8], &[u8]) = match trimmed.iter().rposition(|&c| c == b'/') {
+            Some(0) => (b"/", &trimmed[1..]),
+            Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
+            None => (b".", trimmed),
+        };
+        let name = if name.is_empty() { b"." as &[u8] } else { name };
+        let dir_c = CString::new(dir).map_err(|_| libc::EINVAL)?;
+        let parent = sys::openat(
+            Some(base.as_fd()),
+            &dir_c,
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )
+        .map_err(|e| errno_of(&e))?;
+        Ok(Target {
+            parent,
+            name: CString::new(name).map_err(|_| libc::EINVAL)?,
+            shown: String::from_utf8_lossy(bytes).into_owned(),
+        })
+    }
+
+    /// Whether creating `t` must be refused.
+    fn is_protected(&self, t: &Target) -> bool {
+        let name = String::from_utf8_lossy(t.name.to_bytes());
+        if name == "." || name == ".." {
+            return false;
+        }
+        if let Ok(st) = sys::fstat(t.parent.as_fd()) {
+            if self.scratch_devs.contains(&st.st_dev) {
+                return false;
+            }
+        }
+        if name_matches(&self.protected, &name) {
+            return true;
+        }
+        if self.git == GitAccess::LocalCommit {
+            // Inside a git directory, hooks, config and info stay protected.
+            let link = format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&t.parent)
+            );
+            if let Ok(c) = CString::new(link) {
+                if let Ok(p) = sys::readlink(&c) {
+                    let in_git = p
+                        .split(|&b| b == b'/')
+                        .any(|c| c.eq_ignore_ascii_case(b".git"));
+                    if in_git
+                        && GIT_ALWAYS_PROTECTED
+                            .iter()
+                            .any(|g| name.eq_ignore_ascii_case(g))
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Refuses `t` when protected; also makes sure the target is still waiting (so the pid in
+    /// the `/proc` paths we used was not reused).
+    fn check(&mut self, n: &notif::Notif, targets: &[&Target]) -> Result<(), i32> {
+        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+            return Err(libc::ESRCH);
+        }
+        for t in targets {
+            if self.is_protected(t) {
+                self.blocked.push(t.shown.clone());
+                return Err(libc::EPERM);
+            }
+        }
+        Ok(())
+    }
+
+    fn with_umask<T>(&self, pid: libc::pid_t, f: impl FnOnce() -> T) -> T {
+        let mask = target_umask(pid).unwrap_or(0o022);
+        let old = sys::umask(mask);
+        let r = f();
+        sys::umask(old);
+        r
+    }
+
+    fn mkdir(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        dirfd: i64,
+        path: u64,
+        mode: i32,
+    ) -> Result<Reply, i32> {
+        let t = self.target(pid, dirfd, path)?;
+        self.check(n, &[&t])?;
+        self.with_umask(pid, || {
+            sys::mkdirat(t.parent.as_fd(), &t.name, mode as libc::mode_t)
+        })
+        .map(|()| Reply::Value(0))
+        .map_err(|e| errno_of(&e))
+    }
+
+    fn mknod(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        dirfd: i64,
+        path: u64,
+        mode: i32,
+        dev: u64,
+    ) -> Result<Reply, i32> {
+        let t = self.target(pid, dirfd, path)?;
+        self.check(n, &[&t])?;
+        self.with_umask(pid, || {
+            sys::mknodat(
+                t.parent.as_fd(),
+                &t.name,
+                mode as libc::mode_t,
+                dev as libc::dev_t,
+            )
+        })
+        .map(|()| Reply::Value(0))
+        .map_err(|e| errno_of(&e))
+    }
+
+    fn symlink(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        target: u64,
+        dirfd: i64,
+        path: u64,
+    ) -> Result<Reply, i32> {
+        let dest = self.read_path(pid, target)?;
+        let t = self.target(pid, dirfd, path)?;
+        self.check(n, &[&t])?;
+        sys::symlinkat(&dest, t.parent.as_fd(), &t.name)
+            .map(|()| Reply::Value(0))
+            .map_err(|e| errno_of(&e))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn link(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        olddir: i64,
+        oldpath: u64,
+        newdir: i64,
+        newpath: u64,
+        flags: i32,
+    ) -> Result<Reply, i32> {
+        let new = self.target(pid, newdir, newpath)?;
+        if flags & libc::AT_EMPTY_PATH != 0 {
+            let p = self.read_path(pid, oldpath)?;
+            if p.to_bytes().is_empty() {
+                let src = self.base(pid, olddir, &p)?;
+                self.check(n, &[&new])?;
+                return sys::linkat(
+                    src.as_fd(),
+                    c"",
+                    new.parent.as_fd(),
+                    &new.name,
+                    libc::AT_EMPTY_PATH,
+                )
+                .map(|()| Reply::Value(0))
+                .map_err(|e| errno_of(&e));
+            }
+        }
+        let old = self.target(pid, olddir, oldpath)?;
+        self.check(n, &[&new])?;
+        sys::linkat(
+            old.parent.as_fd(),
+            &old.name,
+            new.parent.as_fd(),
+            &new.name,
+            flags & libc::AT_SYMLINK_FOLLOW,
+        )
+        .map(|()| Reply::Value(0))
+        .map_err(|e| errno_of(&e))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rename(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        olddir: i64,
+        oldpath: u64,
+        newdir: i64,
+        newpath: u64,
+        flags: u32,
+    ) -> Result<Reply, i32> {
+        let old = self.target(pid, olddir, oldpath)?;
+        let new = self.target(pid, newdir, newpath)?;
+        // Renaming a protected entry away (and then recreating it) is refused too.
+        self.check(n, &[&old, &new])?;
+        sys::renameat2(
+            old.parent.as_fd(),
+            &old.name,
+            new.parent.as_fd(),
+            &new.name,
+            flags,
+        )
+        .map(|()| Reply::Value(0))
+        .map_err(|e| errno_of(&e))
+    }
+
+    fn open(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        dirfd: i64,
+        path: u64,
+        flags: i32,
+        mode: i32,
+    ) -> Result<Reply, i32> {
+        let t = self.target(pid, dirfd, path)?;
+        let cloexec = flags & libc::O_CLOEXEC != 0;
+        let excl = flags & libc::O_EXCL != 0;
+        let nofollow = flags & libc::O_NOFOLLOW != 0;
+        if !excl && !nofollow {
+            if let Ok(st) = sys::lstatat(t.parent.as_fd(), &t.name) {
+                if sys::kind_of_mode(st.st_mode) == EntryKind::Symlink {
+                    // An existing symlink: open what it points to, without creating anything.
+                    if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+                        return Err(libc::ESRCH);
+                    }
+                    return match sys::openat_raw(
+                        t.parent.as_fd(),
+                        &t.name,
+                        flags & !libc::O_CREAT,
+                        0,
+                    ) {
+                        Ok(fd) => Ok(Reply::Fd(fd, cloexec)),
+                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                            self.blocked
+                                .push(format!("{} (create through a dangling symlink)", t.shown));
+                            Err(libc::EACCES)
+                        }
+                        Err(e) => Err(errno_of(&e)),
+                    };
+                }
+            }
+        }
+        self.check(n, &[&t])?;
+        // O_NOFOLLOW: if the name became a symlink since we looked, fail instead of following.
+        let f = (flags | libc::O_NOFOLLOW) & !libc::O_CLOEXEC;
+        self.with_umask(pid, || {
+            sys::openat_raw(
+                t.parent.as_fd(),
+                &t.name,
+                f | libc::O_CLOEXEC,
+                mode as libc::mode_t,
+            )
+        })
+        .map(|fd| Reply::Fd(fd, cloexec))
+        .map_err(|e| errno_of(&e))
+    }
+}
+
+/// The umask of process `pid`, from `/proc/PID/status`.
+fn target_umask(pid: libc::pid_t) -> Option<libc::mode_t> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("Umask:"))?;
+    libc::mode_t::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+}

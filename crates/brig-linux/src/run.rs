@@ -1,0 +1,589 @@
+//! Running one command in a sandbox: the process tree and who does what.
+//!
+//! ```text
+//! brig (outside; not confined)
+//!  │ clone(NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS[|NEWNET])
+//!  ▼
+//! PID 1 "init" (inside; root of the namespaces, no host privileges)
+//!  │ id maps → mounts (mounts.rs) → hostname, loopback → drop capabilities → Landlock
+//!  │ fork
+//!  ▼
+//! PID 2 command: setsid → seccomp (listener sent to init) → execve
+//! ```
+//!
+//! Init then supervises: it answers create-guard notifications, relays SIGINT/SIGTERM/SIGHUP/
+//! SIGQUIT to the command's process group, reaps every process, and when the command exits it
+//! reports the status to brig and exits itself, which makes the kernel kill everything left in
+//! the PID namespace (daemons, `setsid` children, stopped processes). If brig dies, init gets
+//! SIGKILL (parent-death signal) and a hang-up on its pipe, and the same happens.
+//!
+//! Init talks to brig over a pipe with a line protocol (`exit N`, `signal N`, `execerr N`,
+//! `blocked PATH`, `setup MESSAGE`).
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use brig_policy::{EnforcementPlan, Mode, NetworkMode};
+use brig_sandbox::{Command, Exit, Layer, Outcome};
+
+use crate::guard::Guard;
+use crate::landlock_rules;
+use crate::mounts;
+use crate::seccomp::{self, FilterSpec};
+use crate::sys::{self, seccomp as sc, Forked};
+
+/// Why brig could not run the command.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A kernel feature the plan needs is missing or blocked (fail closed).
+    #[error("{what} is unavailable: {detail}. {fix}")]
+    Unavailable {
+        /// The feature.
+        what: &'static str,
+        /// What the kernel said.
+        detail: String,
+        /// How to fix it.
+        fix: &'static str,
+    },
+    /// Setting up the sandbox failed after it started.
+    #[error("sandbox setup failed: {0}")]
+    Setup(String),
+    /// The command could not be started.
+    #[error("cannot run `{program}`: {source}")]
+    Exec {
+        /// The program.
+        program: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// An OS call in brig itself failed.
+    #[error("{0}: {1}")]
+    Os(&'static str, io::Error),
+}
+
+/// What the command should see as its temp dir.
+const TMP: &str = "/tmp";
+
+fn argv_c(cmd: &Command) -> Result<Vec<CString>, RunError> {
+    cmd.argv
+        .iter()
+        .map(|a| {
+            CString::new(a.as_bytes())
+                .map_err(|_| RunError::Setup("an argument contains a NUL byte".into()))
+        })
+        .collect()
+}
+
+fn env_c(env: &[(OsString, OsString)], tmp: bool) -> Vec<CString> {
+    let mut out: Vec<CString> = Vec::with_capacity(env.len() + 1);
+    for (k, v) in env {
+        if tmp && k.as_bytes() == b"TMPDIR" {
+            continue;
+        }
+        let mut b = k.as_bytes().to_vec();
+        b.push(b'=');
+        b.extend_from_slice(v.as_bytes());
+        if let Ok(c) = CString::new(b) {
+            out.push(c);
+        }
+    }
+    if tmp {
+        out.push(CString::new(format!("TMPDIR={TMP}")).unwrap_or_default());
+    }
+    out
+}
+
+/// Candidate paths for `argv[0]`, searched in the plan's PATH (execvp semantics).
+fn candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Vec<CString> {
+    let bytes = program.as_bytes();
+    if bytes.contains(&b'/') {
+        return CString::new(bytes).into_iter().collect();
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k.as_bytes() == b"PATH")
+        .map(|(_, v)| v.as_bytes().to_vec())
+        .unwrap_or_else(|| b"/usr/local/bin:/usr/bin:/bin".to_vec());
+    path.split(|&b| b == b':')
+        .map(|d| {
+            let mut p = if d.is_empty() {
+                b".".to_vec()
+            } else {
+                d.to_vec()
+            };
+            p.push(b'/');
+            p.extend_from_slice(bytes);
+            p
+        })
+        .filter_map(|p| CString::new(p).ok())
+        .collect()
+}
+
+/// Tries every candidate like execvp; returns the most telling error.
+fn exec_candidates(cands: &[CString], argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut best = io::Error::from_raw_os_error(libc::ENOENT);
+    for c in cands {
+        let e = sys::execve(c, argv, envp);
+        match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}
+            _ => best = e,
+        }
+    }
+    best
+}
+
+/// Runs `cmd` confined by `plan`. Blocks until the command ends.
+///
+/// Must be called while the process is single-threaded (it forks).
+pub fn run(plan: &EnforcementPlan, cmd: &Command) -> Result<Outcome, RunError> {
+    let argv = argv_c(cmd)?;
+    let program = cmd.argv.first().cloned().unwrap_or_default();
+    if plan.mode == Mode::DangerFullAccess {
+        let envp = env_c(&plan.env, false);
+        let cands = candidates(&program, &plan.env);
+        let cwd = sys::cstr(&plan.cwd).map_err(|e| RunError::Os("cwd", e))?;
+        sys::chdir(&cwd).map_err(|e| RunError::Os("chdir", e))?;
+        let e = exec_candidates(&cands, &argv, &envp);
+        return Err(RunError::Exec {
+            program: program.to_string_lossy().into_owned(),
+            source: e,
+        });
+    }
+    run_confined(plan, cmd, argv)
+}
+
+fn run_confined(
+    plan: &EnforcementPlan,
+    cmd: &Command,
+    argv: Vec<CString>,
+) -> Result<Outcome, RunError> {
+    let program = cmd.argv.first().cloned().unwrap_or_default();
+    let envp = env_c(&plan.env, true);
+    let cands = candidates(&program, &plan.env);
+    let cwd = sys::cstr(&plan.cwd).map_err(|e| RunError::Os("cwd", e))?;
+    let filter = seccomp::build(&FilterSpec {
+        network_off: plan.network == NetworkMode::Off,
+        create_guard: true,
+    });
+    let (uid, gid) = sys::ids();
+
+    let (report_r, report_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
+    let (alive_r, alive_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
+
+    let mut flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS;
+    if plan.network == NetworkMode::Off {
+        flags |= libc::CLONE_NEWNET;
+    }
+    // Signals brig relays: blocked here so none is lost between clone and the relay loop.
+    let sigfd =
+        sys::block_signals_to_fd(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT])
+            .map_err(|e| RunError::Os("signalfd", e))?;
+    match sys::clone_fork(flags) {
+        Err(e) => Err(unavailable_userns(e)),
+        Ok(Forked::Child) => {
+            drop(report_r);
+            drop(alive_w);
+            drop(sigfd);
+            let code = init_main(
+                plan, uid, gid, &report_w, alive_r, filter, &cands, &argv, &envp, &cwd,
+            );
+            sys::exit_now(code)
+        }
+        Ok(Forked::Parent(pid)) => {
+            drop(report_w);
+            drop(alive_r);
+            let r = parent_main(pid, report_r, &sigfd);
+            drop(alive_w);
+            r
+        }
+    }
+}
+
+fn unavailable_userns(e: io::Error) -> RunError {
+    let restricted =
+        std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+            .map(|s| s.trim() == "1")
+            .unwrap_or(false);
+    RunError::Unavailable {
+        what: "user namespaces",
+        detail: format!("clone(CLONE_NEWUSER) failed: {e}"),
+        fix: if restricted {
+            "AppArmor restricts unprivileged user namespaces: run `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0` or install an AppArmor profile for brig (see docs/troubleshooting.md)"
+        } else {
+            "enable them with `sudo sysctl user.max_user_namespaces=15000` (and kernel.unprivileged_userns_clone=1 on Debian kernels); inside a container, allow the unshare/clone syscalls"
+        },
+    }
+}
+
+/// brig's side: relay signals, collect reports, reap init.
+fn parent_main(init: libc::pid_t, report: OwnedFd, sigfd: &OwnedFd) -> Result<Outcome, RunError> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let rev = sys::poll_in(&[report.as_fd(), sigfd.as_fd()], -1)
+            .map_err(|e| RunError::Os("poll", e))?;
+        if rev[1] != 0 {
+            while let Ok(Some(sig)) = sys::read_signal(sigfd.as_fd()) {
+                let _ = sys::kill(init, sig);
+            }
+        }
+        if rev[0] != 0 {
+            let n = sys::read(report.as_fd(), &mut chunk).map_err(|e| RunError::Os("read", e))?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let (_, status) = sys::waitpid(init, 0).map_err(|e| RunError::Os("waitpid", e))?;
+    let mut outcome = Outcome {
+        exit: Exit::Code(125),
+        layers: Vec::new(),
+        new_git_dirs: Vec::new(),
+        blocked_creates: Vec::new(),
+    };
+    let mut exited = false;
+    for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let text = String::from_utf8_lossy(line);
+        let (kind, rest) = text.split_once(' ').unwrap_or((&text, ""));
+        match kind {
+            "exit" => {
+                outcome.exit = Exit::Code(rest.parse().unwrap_or(125));
+                exited = true;
+            }
+            "signal" => {
+                outcome.exit = Exit::Signal(rest.parse().unwrap_or(libc::SIGKILL));
+                exited = true;
+            }
+            "blocked" => outcome.blocked_creates.push(rest.to_string()),
+            "layer" => {
+                if let Some(l) = layer_named(rest) {
+                    outcome.layers.push(l);
+                }
+            }
+            "setup" => return Err(RunError::Setup(rest.to_string())),
+            "execerr" => {
+                let errno: i32 = rest.parse().unwrap_or(libc::ENOENT);
+                return Err(RunError::Exec {
+                    program: String::new(),
+                    source: io::Error::from_raw_os_error(errno),
+                });
+            }
+            _ => {}
+        }
+    }
+    if !exited {
+        let why = if libc::WIFSIGNALED(status) {
+            format!(
+                "the sandbox's init was killed by signal {}",
+                libc::WTERMSIG(status)
+            )
+        } else {
+            format!(
+                "the sandbox's init exited with status {} before reporting",
+                libc::WEXITSTATUS(status)
+            )
+        };
+        return Err(RunError::Setup(why));
+    }
+    Ok(outcome)
+}
+
+fn layer_named(s: &str) -> Option<Layer> {
+    [
+        Layer::UserNamespace,
+        Layer::MountNamespace,
+        Layer::PidNamespace,
+        Layer::NetworkNamespace,
+        Layer::IpcUtsNamespace,
+        Layer::Landlock,
+        Layer::Seccomp,
+        Layer::CreateGuard,
+        Layer::NoNewPrivs,
+    ]
+    .into_iter()
+    .find(|l| l.as_str() == s)
+}
+
+struct Reporter<'a>(&'a OwnedFd);
+
+impl Reporter<'_> {
+    fn line(&self, kind: &str, rest: &str) {
+        let clean: String = rest
+            .chars()
+            .map(|c| if c == '\n' { ' ' } else { c })
+            .collect();
+        let _ = sys::write_all(self.0.as_fd(), format!("{kind} {clean}\n").as_bytes());
+    }
+}
+
+/// The sandbox's PID 1. Returns its exit code (only meaningful to brig for setup failures).
+#[allow(clippy::too_many_arguments)]
+fn init_main(
+    plan: &EnforcementPlan,
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    report_w: &OwnedFd,
+    alive_r: OwnedFd,
+    filter: Vec<libc::sock_filter>,
+    cands: &[CString],
+    argv: &[CString],
+    envp: &[CString],
+    cwd: &CString,
+) -> i32 {
+    let rep = Reporter(report_w);
+    match init_setup(plan, uid, gid, &rep) {
+        Ok((scratch, layers)) => {
+            for l in layers {
+                rep.line("layer", l.as_str());
+            }
+            match supervise(plan, scratch, &rep, alive_r, filter, cands, argv, envp, cwd) {
+                Ok(()) => 0,
+                Err(e) => {
+                    rep.line("setup", &e);
+                    1
+                }
+            }
+        }
+        Err(e) => {
+            rep.line("setup", &e);
+            1
+        }
+    }
+}
+
+fn write_id_maps(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))?;
+    Ok(())
+}
+
+fn init_setup(
+    plan: &EnforcementPlan,
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    rep: &Reporter<'_>,
+) -> Result<(Vec<u64>, Vec<Layer>), String> {
+    let _ = rep;
+    sys::set_parent_death_signal(libc::SIGKILL).map_err(|e| format!("parent-death signal: {e}"))?;
+    write_id_maps(uid, gid).map_err(|e| format!("writing the user namespace id maps: {e}"))?;
+    let mounted = mounts::setup(plan).map_err(|e| e.to_string())?;
+    sys::sethostname(b"brig").map_err(|e| format!("sethostname: {e}"))?;
+    let mut layers = vec![
+        Layer::UserNamespace,
+        Layer::MountNamespace,
+        Layer::PidNamespace,
+        Layer::IpcUtsNamespace,
+    ];
+    if plan.network == NetworkMode::Off {
+        sys::loopback_up().map_err(|e| format!("bringing up loopback: {e}"))?;
+        layers.push(Layer::NetworkNamespace);
+    }
+    sys::drop_all_capabilities().map_err(|e| format!("dropping capabilities: {e}"))?;
+    sc::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
+    layers.push(Layer::NoNewPrivs);
+
+    let mut dirs: Vec<PathBuf> = plan.writable_roots.clone();
+    for d in [TMP, "/var/tmp", "/dev/shm", "/dev/pts"] {
+        dirs.push(PathBuf::from(d));
+    }
+    let mut files: Vec<PathBuf> = ["null", "zero", "full", "random", "urandom", "tty", "ptmx"]
+        .iter()
+        .map(|n| Path::new("/dev").join(n))
+        .collect();
+    for fd in 0..3 {
+        files.push(PathBuf::from(format!("/proc/self/fd/{fd}")));
+    }
+    landlock_rules::restrict(&dirs, &files).map_err(|e| e.to_string())?;
+    layers.push(Layer::Landlock);
+    Ok((mounted.scratch_devs, layers))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn supervise(
+    plan: &EnforcementPlan,
+    scratch: Vec<u64>,
+    rep: &Reporter<'_>,
+    alive_r: OwnedFd,
+    filter: Vec<libc::sock_filter>,
+    cands: &[CString],
+    argv: &[CString],
+    envp: &[CString],
+    cwd: &CString,
+) -> Result<(), String> {
+    let sigfd = sys::block_signals_to_fd(&[
+        libc::SIGCHLD,
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+    ])
+    .map_err(|e| format!("signalfd: {e}"))?;
+    let (sock_init, sock_cmd) = sys::seqpacket_pair().map_err(|e| format!("socketpair: {e}"))?;
+    let (err_r, err_w) = sys::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let child = match sys::fork().map_err(|e| format!("fork: {e}"))? {
+        Forked::Child => {
+            drop(sock_init);
+            drop(err_r);
+            drop(sigfd);
+            drop(alive_r);
+            command_main(&sock_cmd, &err_w, filter, cands, argv, envp, cwd)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(sock_cmd);
+    drop(err_w);
+    let listener = sys::recv_fd(sock_init.as_fd())
+        .map_err(|e| format!("receiving the seccomp listener: {e}"))?;
+    let mut guard = match listener {
+        Some(l) => {
+            rep.line("layer", Layer::Seccomp.as_str());
+            rep.line("layer", Layer::CreateGuard.as_str());
+            Some(
+                Guard::new(l, plan.protected_names.clone(), plan.git, scratch)
+                    .map_err(|e| format!("guard: {e}"))?,
+            )
+        }
+        None => None,
+    };
+    drop(sock_init);
+    let mut reported = 0;
+    loop {
+        let mut fds = vec![sigfd.as_fd(), alive_r.as_fd()];
+        if let Some(g) = &guard {
+            fds.push(g.fd());
+        }
+        let rev = sys::poll_in(&fds, -1).map_err(|e| format!("poll: {e}"))?;
+        if rev[1] != 0 {
+            // brig is gone: take everything down.
+            let _ = sys::kill(-1, libc::SIGKILL);
+            return Ok(());
+        }
+        if rev.len() > 2 && rev[2] != 0 {
+            if let Some(g) = guard.as_mut() {
+                if rev[2] & (libc::POLLHUP | libc::POLLERR) != 0 && rev[2] & libc::POLLIN == 0 {
+                    guard = None;
+                } else if let Err(e) = g.handle_one() {
+                    if e.raw_os_error() != Some(libc::ENOENT) {
+                        return Err(format!("create guard: {e}"));
+                    }
+                }
+            }
+        }
+        if let Some(g) = &guard {
+            for b in &g.blocked[reported..] {
+                rep.line("blocked", b);
+            }
+            reported = g.blocked.len();
+        }
+        if rev[0] != 0 {
+            while let Ok(Some(sig)) = sys::read_signal(sigfd.as_fd()) {
+                if sig != libc::SIGCHLD {
+                    let _ = sys::kill(-child, sig);
+                    let _ = sys::kill(child, sig);
+                }
+            }
+            loop {
+                match sys::waitpid(-1, libc::WNOHANG) {
+                    Ok((0, _)) | Err(_) => break,
+                    Ok((pid, status)) if pid == child => {
+                        let mut msg = [0u8; 5];
+                        let n = sys::read(err_r.as_fd(), &mut msg).unwrap_or(0);
+                        if n == 5 {
+                            let errno = i32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
+                            if msg[4] == Stage::Exec as u8 {
+                                rep.line("execerr", &errno.to_string());
+                            } else {
+                                let err = io::Error::from_raw_os_error(errno);
+                                rep.line("setup", &format!("{}: {err}", Stage::describe(msg[4])));
+                            }
+                        } else if libc::WIFSIGNALED(status) {
+                            rep.line("signal", &libc::WTERMSIG(status).to_string());
+                        } else {
+                            rep.line("exit", &libc::WEXITSTATUS(status).to_string());
+                        }
+                        // Returning ends PID 1, and with it every process left in the namespace.
+                        return Ok(());
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Where the command's process failed before running the command.
+#[derive(Clone, Copy)]
+enum Stage {
+    Exec = 0,
+    Setsid = 1,
+    Chdir = 2,
+    Cloexec = 3,
+    Seccomp = 4,
+    SendListener = 5,
+}
+
+impl Stage {
+    fn describe(b: u8) -> &'static str {
+        match b {
+            1 => "setsid",
+            2 => "entering the working directory",
+            3 => "closing inherited descriptors",
+            4 => "installing the seccomp filter",
+            5 => "handing the seccomp listener to the supervisor",
+            _ => "exec",
+        }
+    }
+}
+
+/// The command's process, between fork and execve.
+fn command_main(
+    sock: &OwnedFd,
+    err_w: &OwnedFd,
+    filter: Vec<libc::sock_filter>,
+    cands: &[CString],
+    argv: &[CString],
+    envp: &[CString],
+    cwd: &CString,
+) -> ! {
+    let fail = |stage: Stage, e: io::Error| -> ! {
+        let mut msg = e.raw_os_error().unwrap_or(libc::EIO).to_ne_bytes().to_vec();
+        msg.push(stage as u8);
+        let _ = sys::write_all(err_w.as_fd(), &msg);
+        sys::exit_now(127)
+    };
+    sys::reset_signals();
+    if let Err(e) = sys::setsid() {
+        fail(Stage::Setsid, e);
+    }
+    if let Err(e) = sys::chdir(cwd) {
+        fail(Stage::Chdir, e);
+    }
+    if let Err(e) = sys::cloexec_from(3) {
+        fail(Stage::Cloexec, e);
+    }
+    let listener = match sc::install(&filter, true) {
+        Ok(Some(l)) => l,
+        Ok(None) => fail(Stage::Seccomp, io::Error::from_raw_os_error(libc::EINVAL)),
+        Err(e) => fail(Stage::Seccomp, e),
+    };
+    if let Err(e) = sys::send_fd(sock.as_fd(), listener.as_fd()) {
+        fail(Stage::SendListener, e);
+    }
+    drop(listener);
+    let e = exec_candidates(cands, argv, envp);
+    fail(Stage::Exec, e)
+}
+
+/// Bytes of an `OsString`, for callers building argv.
+pub fn os_bytes(s: OsString) -> Vec<u8> {
+    s.into_vec()
+}

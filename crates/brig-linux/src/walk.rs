@@ -1,0 +1,157 @@
+//! Finding the protected entries inside a writable root.
+//!
+//! The walk goes through directory descriptors only (`openat` with `O_NOFOLLOW` at every
+//! step), so a tree full of symlinks cannot lead it outside the root or make it protect the
+//! wrong object. It does not descend into a protected directory: the whole directory becomes
+//! read-only. With [`GitAccess::LocalCommit`] a `.git` directory is entered one level to protect
+//! only the entries in [`GIT_ALWAYS_PROTECTED`] (and the same inside `worktrees/*`).
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use brig_policy::{name_matches, EnforcementPlan, GitAccess, GIT_ALWAYS_PROTECTED};
+
+use crate::sys::{self, EntryKind};
+
+/// A protected object, opened (`O_PATH`) so it can be bound without resolving its path again.
+pub struct Protected {
+    /// Where it is (for reports).
+    pub path: PathBuf,
+    /// The object itself (the target, when the protected name is a symlink).
+    pub fd: OwnedFd,
+}
+
+fn lossy(name: &CStr) -> String {
+    String::from_utf8_lossy(name.to_bytes()).into_owned()
+}
+
+fn open_dir(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
+    sys::openat(
+        Some(dir),
+        name,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+    )
+}
+
+/// Opens a protected entry. A symlink is followed (once, by the kernel) so that its target is
+/// what becomes read-only: `.vscode -> docs/` must not leave `docs/tasks.json` writable.
+fn open_entry(dir: BorrowedFd<'_>, name: &CStr, kind: EntryKind) -> io::Result<OwnedFd> {
+    let flags = if kind == EntryKind::Symlink {
+        libc::O_PATH
+    } else {
+        libc::O_PATH | libc::O_NOFOLLOW
+    };
+    sys::openat(Some(dir), name, flags, 0)
+}
+
+/// Every protected entry beneath `root` (which must be a directory).
+pub fn protected_entries(root: &Path, plan: &EnforcementPlan) -> io::Result<Vec<Protected>> {
+    let mut out = Vec::new();
+    let rootfd = sys::openat(
+        None,
+        &sys::cstr(root)?,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+    )?;
+    let mut stack = vec![(rootfd, root.to_path_buf())];
+    while let Some((dir, path)) = stack.pop() {
+        let entries = match sys::read_dir_fd(dir.as_fd()) {
+            Ok(e) => e,
+            // A directory we may not read cannot be changed by the command either.
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => continue,
+            Err(e) => return Err(e),
+        };
+        for (name, kind) in entries {
+            let text = lossy(&name);
+            let child = path.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
+            if plan.is_protected_name(&text) {
+                let is_git = text.eq_ignore_ascii_case(".git");
+                if is_git && kind == EntryKind::Dir && plan.git == GitAccess::LocalCommit {
+                    let gd = open_dir(dir.as_fd(), &name)?;
+                    protect_git_internals(gd.as_fd(), &child, &mut out)?;
+                    if let Ok(wt) = open_dir(gd.as_fd(), c"worktrees") {
+                        for (n, k) in sys::read_dir_fd(wt.as_fd())? {
+                            if k == EntryKind::Dir {
+                                let d = open_dir(wt.as_fd(), &n)?;
+                                let p = child
+                                    .join("worktrees")
+                                    .join(std::ffi::OsStr::from_bytes(n.as_bytes()));
+                                protect_git_internals(d.as_fd(), &p, &mut out)?;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                match open_entry(dir.as_fd(), &name, kind) {
+                    Ok(fd) => out.push(Protected { path: child, fd }),
+                    // A dangling symlink: there is nothing to bind; creating through it is
+                    // refused by the create guard.
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            if kind == EntryKind::Dir {
+                match open_dir(dir.as_fd(), &name) {
+                    Ok(fd) => stack.push((fd, child)),
+                    Err(e)
+                        if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::ENOENT)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn protect_git_internals(
+    gitdir: BorrowedFd<'_>,
+    path: &Path,
+    out: &mut Vec<Protected>,
+) -> io::Result<()> {
+    for name in GIT_ALWAYS_PROTECTED {
+        let c = CString::new(*name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        match sys::openat(Some(gitdir), &c, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+            Ok(fd) => out.push(Protected {
+                path: path.join(name),
+                fd,
+            }),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Git directories named by `.git` pointer files (worktrees, submodules) that lie inside a
+/// writable root. The pointer files themselves are already protected (read-only).
+pub fn pointer_targets(protected: &[PathBuf], roots: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in protected {
+        let is_git_name = p
+            .file_name()
+            .is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(b".git"));
+        if !is_git_name || !p.is_file() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(p) else {
+            continue;
+        };
+        let Some(target) = text.lines().next().and_then(|l| l.strip_prefix("gitdir:")) else {
+            continue;
+        };
+        let target = Path::new(target.trim());
+        let base = p.parent().unwrap_or(Path::new("/"));
+        let Ok(abs) = base.join(target).canonicalize() else {
+            continue;
+        };
+        if roots.iter().any(|r| abs.starts_with(r)) {
+            out.push(abs);
+        }
+    }
+    out
+}

@@ -1,0 +1,160 @@
+//! The enforcement plan: plain data that every backend turns into kernel rules.
+//!
+//! A plan is the single hand-off between the pure policy world and the OS backends. It holds
+//! only absolute paths and decisions; it never holds a file descriptor or asks the OS anything.
+//! Backends must enforce *everything* in it or refuse to run.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// The three sandbox modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Nothing writable except a private temp dir.
+    ReadOnly,
+    /// The workspace, extra writable roots and a private temp dir are writable.
+    WorkspaceWrite,
+    /// No confinement at all. Only for disposable environments; must be acknowledged.
+    DangerFullAccess,
+}
+
+impl Mode {
+    /// The name used in configuration files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::ReadOnly => "read-only",
+            Mode::WorkspaceWrite => "workspace-write",
+            Mode::DangerFullAccess => "danger-full-access",
+        }
+    }
+
+    /// Parses the configuration / command-line name of a mode.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "read-only" => Some(Mode::ReadOnly),
+            "workspace-write" => Some(Mode::WorkspaceWrite),
+            "danger-full-access" => Some(Mode::DangerFullAccess),
+            _ => None,
+        }
+    }
+}
+
+/// Network access for the sandboxed command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkMode {
+    /// Own network namespace with loopback only; no route anywhere.
+    Off,
+    /// The host's network.
+    On,
+}
+
+impl NetworkMode {
+    /// The name used in configuration files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::Off => "off",
+            NetworkMode::On => "on",
+        }
+    }
+
+    /// Parses the configuration / command-line name of a network mode.
+    pub fn parse(s: &str) -> Option<NetworkMode> {
+        match s {
+            "off" => Some(NetworkMode::Off),
+            "on" => Some(NetworkMode::On),
+            _ => None,
+        }
+    }
+}
+
+/// How much of every `.git` inside the writable roots the command may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitAccess {
+    /// Every `.git` (at any depth, and the target of a `.git` pointer file) is read-only.
+    ReadOnly,
+    /// Objects, refs, index and logs are writable so the agent can commit locally; hooks, config,
+    /// info/ and the other entries in [`GIT_ALWAYS_PROTECTED`] stay read-only.
+    LocalCommit,
+}
+
+/// Entries directly inside a git directory that stay read-only even with [`GitAccess::LocalCommit`]:
+/// everything that makes host-side git run code or trust a path later.
+pub const GIT_ALWAYS_PROTECTED: &[&str] = &[
+    "config",
+    "config.worktree",
+    "hooks",
+    "info",
+    "commondir",
+    "gitdir",
+    "modules",
+];
+
+/// What the backend must enforce for one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EnforcementPlan {
+    /// The sandbox mode.
+    pub mode: Mode,
+    /// Network access.
+    pub network: NetworkMode,
+    /// The workspace (absolute, canonical).
+    pub workspace: PathBuf,
+    /// Working directory of the command (absolute, canonical).
+    pub cwd: PathBuf,
+    /// Roots the command may write beneath (absolute, canonical). Empty in read-only mode;
+    /// in workspace-write it contains the workspace first, then the extra roots. The private
+    /// temp dir is not listed: every backend always provides one.
+    pub writable_roots: Vec<PathBuf>,
+    /// File names that stay read-only (and cannot be created, renamed or replaced) at any depth
+    /// inside the writable roots. Compared ASCII-case-insensitively; an entry ending in `*` is a
+    /// prefix (`.brig*`).
+    pub protected_names: Vec<String>,
+    /// What may change inside `.git` directories.
+    pub git: GitAccess,
+    /// Absolute paths that must be unreadable (secrets). They may not exist.
+    pub deny_read: Vec<PathBuf>,
+    /// The complete environment of the command (after the allowlist).
+    #[serde(skip)]
+    pub env: Vec<(OsString, OsString)>,
+    /// Names of variables removed from the environment (never their values).
+    pub env_removed: Vec<String>,
+}
+
+impl EnforcementPlan {
+    /// True when `name` (one path component) is protected by this plan.
+    pub fn is_protected_name(&self, name: &str) -> bool {
+        name_matches(&self.protected_names, name)
+    }
+}
+
+/// True when `name` matches one of `patterns` (ASCII case-insensitive; trailing `*` = prefix).
+pub fn name_matches(patterns: &[String], name: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => {
+            name.len() >= prefix.len()
+                && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        }
+        None => name.eq_ignore_ascii_case(p),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_case_insensitively_and_by_prefix() {
+        let pats = vec![".git".to_string(), ".brig*".to_string()];
+        assert!(name_matches(&pats, ".git"));
+        assert!(name_matches(&pats, ".GiT"));
+        assert!(name_matches(&pats, ".brig.toml"));
+        assert!(name_matches(&pats, ".BRIG"));
+        assert!(!name_matches(&pats, ".gitignore"));
+        assert!(!name_matches(&pats, "git"));
+        assert!(!name_matches(&pats, ".bri"));
+    }
+}

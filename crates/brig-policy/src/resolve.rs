@@ -1,0 +1,611 @@
+//! Layering configuration files and command-line overrides into one effective [`Policy`].
+//!
+//! Precedence, lowest first: built-in defaults, the user config (`~/.config/brig/config.toml`),
+//! an explicit `--config FILE`, the project's `.brig.toml`, the command line. Scalars (`mode`,
+//! `network`, `git.allow_local_commit`) are overridden by later layers; lists are unions.
+//!
+//! The project file is written by whoever wrote the repository, so it is treated as hostile until
+//! the user trusts it (`brig trust DIR`, see [`crate::trust`](mod@crate::trust)). An **untrusted** project file may
+//! only tighten: a stricter or equal mode, `network = "off"`, `allow_local_commit = false`, more
+//! `secrets.deny_read`, `protect.names` and `env.deny`. Any key that would loosen the policy is an
+//! error pointing at the key, never silently ignored, so the user learns why the file had no
+//! effect. A **trusted** project file is merged like a user file, with one exception:
+//! `allow_danger_full_access` only counts in a user-level file (user config, `--config`) because
+//! turning the sandbox off must be the user's own decision, not the repository's.
+//!
+//! How lists combine: `secrets.allow_read` and `protect.unprotect` remove entries from the
+//! *defaults* only, so a later layer's `deny_read` or `protect.names` always wins; `env.deny`
+//! beats `env.pass`.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::{ConfigError, ConfigFile, Location, Setting};
+use crate::defaults;
+use crate::plan::{GitAccess, Mode, NetworkMode};
+
+/// The origin name used for settings nobody wrote.
+pub const FROM_DEFAULT: &str = "default";
+/// The origin name used for command-line overrides.
+pub const FROM_CLI: &str = "command line";
+
+/// The project's `.brig.toml` and whether the user trusts its current content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectConfig {
+    /// The parsed file.
+    pub file: ConfigFile,
+    /// True when the trust store holds this workspace with this file's current hash.
+    pub trusted: bool,
+}
+
+/// Command-line overrides: the highest layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CliOverrides {
+    /// `--mode`.
+    pub mode: Option<Mode>,
+    /// `--network`.
+    pub network: Option<NetworkMode>,
+    /// Extra writable roots (`~` is expanded; relative paths are relative to the workspace, so
+    /// the CLI should make paths typed relative to the current directory absolute first).
+    pub writable: Vec<PathBuf>,
+    /// The user acknowledged `danger-full-access` on the command line.
+    pub acknowledge_danger: bool,
+    /// Extra environment variable names (or `PREFIX*`) to pass through.
+    pub env_pass: Vec<String>,
+}
+
+/// Every input to [`resolve`], lowest precedence first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Layers {
+    /// `~/.config/brig/config.toml`, if it exists.
+    pub user: Option<ConfigFile>,
+    /// `--config FILE` (user-level), if given.
+    pub explicit: Option<ConfigFile>,
+    /// `<workspace>/.brig.toml`, if it exists.
+    pub project: Option<ProjectConfig>,
+    /// Command-line overrides.
+    pub cli: CliOverrides,
+}
+
+impl Layers {
+    /// The layers that contributed, for `brig policy explain`: file names with their role.
+    pub fn sources(&self) -> Vec<String> {
+        let mut out = vec![FROM_DEFAULT.to_string()];
+        if let Some(f) = &self.user {
+            out.push(format!("{} (user)", f.source));
+        }
+        if let Some(f) = &self.explicit {
+            out.push(format!("{} (--config)", f.source));
+        }
+        if let Some(p) = &self.project {
+            let trust = if p.trusted {
+                "trusted"
+            } else {
+                "untrusted: may only tighten"
+            };
+            out.push(format!("{} (project, {trust})", p.file.source));
+        }
+        if self.cli != CliOverrides::default() {
+            out.push(FROM_CLI.to_string());
+        }
+        out
+    }
+}
+
+/// The effective policy: every layer merged, nothing expanded yet (that needs [`crate::HostFacts`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    /// The sandbox mode.
+    pub mode: Mode,
+    /// Which layer chose the mode ([`FROM_DEFAULT`], a file name, or [`FROM_CLI`]).
+    pub mode_from: String,
+    /// Network access.
+    pub network: NetworkMode,
+    /// Which layer chose the network mode.
+    pub network_from: String,
+    /// What may change inside `.git` directories.
+    pub git: GitAccess,
+    /// Extra writable roots as written (before `~` expansion).
+    pub writable: Vec<PathBuf>,
+    /// Secret paths added to the defaults.
+    pub deny_read: Vec<PathBuf>,
+    /// Entries removed from the default secret list.
+    pub allow_read: Vec<PathBuf>,
+    /// Environment names that always pass.
+    pub env_pass: Vec<String>,
+    /// Environment names that never pass.
+    pub env_deny: Vec<String>,
+    /// Protected names added to the defaults.
+    pub protect: Vec<String>,
+    /// Default protected names removed.
+    pub unprotect: Vec<String>,
+    /// `danger-full-access` was acknowledged (user-level config or command line).
+    pub danger_acknowledged: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            mode: defaults::MODE,
+            mode_from: FROM_DEFAULT.into(),
+            network: defaults::NETWORK,
+            network_from: FROM_DEFAULT.into(),
+            git: defaults::GIT,
+            writable: vec![],
+            deny_read: vec![],
+            allow_read: vec![],
+            env_pass: vec![],
+            env_deny: vec![],
+            protect: vec![],
+            unprotect: vec![],
+            danger_acknowledged: false,
+        }
+    }
+}
+
+/// Why the layers do not resolve to a policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// A key a file is not allowed to use where it is (`FILE:LINE:COL: ...`).
+    #[error(transparent)]
+    NotAllowed(#[from] ConfigError),
+    /// `danger-full-access` without an acknowledgement.
+    #[error(
+        "mode danger-full-access (set by {mode_from}) turns the sandbox off entirely; acknowledge it either with \
+         `allow_danger_full_access = true` in your user config (~/.config/brig/config.toml) or a --config file, \
+         or with the danger acknowledgement flag on the command line"
+    )]
+    DangerNotAcknowledged {
+        /// Which layer chose the mode.
+        mode_from: String,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    User,
+    TrustedProject,
+    UntrustedProject,
+}
+
+/// Merges `layers` into the effective policy.
+pub fn resolve(layers: &Layers) -> Result<Policy, ResolveError> {
+    let mut p = Policy::default();
+    if let Some(f) = &layers.user {
+        apply(&mut p, f, Level::User)?;
+    }
+    if let Some(f) = &layers.explicit {
+        apply(&mut p, f, Level::User)?;
+    }
+    if let Some(proj) = &layers.project {
+        apply(
+            &mut p,
+            &proj.file,
+            if proj.trusted {
+                Level::TrustedProject
+            } else {
+                Level::UntrustedProject
+            },
+        )?;
+    }
+    let cli = &layers.cli;
+    if let Some(m) = cli.mode {
+        p.mode = m;
+        p.mode_from = FROM_CLI.into();
+    }
+    if let Some(n) = cli.network {
+        p.network = n;
+        p.network_from = FROM_CLI.into();
+    }
+    union(&mut p.writable, cli.writable.iter().cloned());
+    union(&mut p.env_pass, cli.env_pass.iter().cloned());
+    if cli.acknowledge_danger {
+        p.danger_acknowledged = true;
+    }
+    if p.mode == Mode::DangerFullAccess && !p.danger_acknowledged {
+        return Err(ResolveError::DangerNotAcknowledged {
+            mode_from: p.mode_from,
+        });
+    }
+    Ok(p)
+}
+
+fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError> {
+    let untrusted = level == Level::UntrustedProject;
+    let loosens = |key: &str, at: Location| {
+        ConfigError::new(
+            &f.source,
+            at,
+            format!(
+                "`{key}` loosens the policy; an untrusted project file may only tighten it \
+                 (trust it with `brig trust DIR`)"
+            ),
+        )
+    };
+
+    if let Some(Setting { value, at }) = f.mode {
+        if untrusted && value > p.mode {
+            return Err(loosens("mode", at));
+        }
+        p.mode = value;
+        p.mode_from = f.source.clone();
+    }
+    if let Some(Setting { value, at }) = f.network {
+        if untrusted && value > p.network {
+            return Err(loosens("network", at));
+        }
+        p.network = value;
+        p.network_from = f.source.clone();
+    }
+    if let Some(Setting { value, at }) = f.git.allow_local_commit {
+        if untrusted && value && p.git == GitAccess::ReadOnly {
+            return Err(loosens("git.allow_local_commit", at));
+        }
+        p.git = if value {
+            GitAccess::LocalCommit
+        } else {
+            GitAccess::ReadOnly
+        };
+    }
+    if let Some(Setting { value, at }) = f.allow_danger_full_access {
+        match level {
+            Level::User => p.danger_acknowledged = value,
+            Level::UntrustedProject if value => return Err(loosens("allow_danger_full_access", at)),
+            Level::TrustedProject if value => {
+                return Err(ConfigError::new(
+                    &f.source,
+                    at,
+                    "`allow_danger_full_access` is only honoured in your user config (~/.config/brig/config.toml) \
+                     or a --config file: turning the sandbox off must be your decision, not the project's",
+                ))
+            }
+            // `false` in a project file withdraws a user-level acknowledgement: a tightening.
+            _ => p.danger_acknowledged = false,
+        }
+    }
+
+    // Loosening lists: an untrusted file may only leave them empty.
+    let loosening_lists: [(&str, &Option<Setting<Vec<String>>>); 4] = [
+        ("writable", &f.writable),
+        ("secrets.allow_read", &f.secrets.allow_read),
+        ("env.pass", &f.env.pass),
+        ("protect.unprotect", &f.protect.unprotect),
+    ];
+    if untrusted {
+        for (key, setting) in loosening_lists {
+            if let Some(s) = setting.as_ref().filter(|s| !s.value.is_empty()) {
+                return Err(loosens(key, s.at));
+            }
+        }
+    }
+    union(&mut p.writable, list(&f.writable).map(PathBuf::from));
+    union(
+        &mut p.allow_read,
+        list(&f.secrets.allow_read).map(PathBuf::from),
+    );
+    union(&mut p.env_pass, list(&f.env.pass));
+    union(&mut p.unprotect, list(&f.protect.unprotect));
+
+    // Tightening lists: anyone may add to them.
+    union(
+        &mut p.deny_read,
+        list(&f.secrets.deny_read).map(PathBuf::from),
+    );
+    union(&mut p.env_deny, list(&f.env.deny));
+    union(&mut p.protect, list(&f.protect.names));
+    Ok(())
+}
+
+fn list(s: &Option<Setting<Vec<String>>>) -> impl Iterator<Item = String> + '_ {
+    s.iter().flat_map(|s| s.value.iter().cloned())
+}
+
+fn union<T: PartialEq>(into: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
+    for item in items {
+        if !into.contains(&item) {
+            into.push(item);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_config;
+
+    fn file(name: &str, text: &str) -> ConfigFile {
+        parse_config(name, text).unwrap()
+    }
+
+    fn project(text: &str, trusted: bool) -> Option<ProjectConfig> {
+        Some(ProjectConfig {
+            file: file("/ws/.brig.toml", text),
+            trusted,
+        })
+    }
+
+    fn paths(v: &[&str]) -> Vec<PathBuf> {
+        v.iter().map(PathBuf::from).collect()
+    }
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn loosens(line: usize, col: usize, key: &str) -> ResolveError {
+        ResolveError::NotAllowed(ConfigError {
+            file: "/ws/.brig.toml".into(),
+            line,
+            column: col,
+            message: format!(
+                "`{key}` loosens the policy; an untrusted project file may only tighten it (trust it with `brig trust DIR`)"
+            ),
+        })
+    }
+
+    #[test]
+    fn no_layers_give_the_defaults() {
+        let p = resolve(&Layers::default()).unwrap();
+        assert_eq!(p, Policy::default());
+        assert_eq!(
+            (p.mode, p.network, p.git),
+            (Mode::WorkspaceWrite, NetworkMode::Off, GitAccess::ReadOnly)
+        );
+    }
+
+    #[test]
+    fn layers_apply_in_precedence_order() {
+        let layers = Layers {
+            user: Some(file(
+                "user.toml",
+                "mode = \"read-only\"\nnetwork = \"on\"\nwritable = [\"~/a\"]\n[env]\npass = [\"TOK\"]\n[secrets]\nallow_read = [\"~/.npmrc\"]",
+            )),
+            explicit: Some(file("extra.toml", "mode = \"workspace-write\"\nwritable = [\"~/b\", \"~/a\"]\n[git]\nallow_local_commit = true")),
+            project: project("network = \"off\"\n[secrets]\ndeny_read = [\"~/.npmrc\"]\n[protect]\nnames = [\".x\"]\n[env]\ndeny = [\"TOK\"]", false),
+            cli: CliOverrides {
+                mode: None,
+                network: None,
+                writable: paths(&["/data"]),
+                acknowledge_danger: false,
+                env_pass: strs(&["EXTRA"]),
+            },
+        };
+        let expected = Policy {
+            mode: Mode::WorkspaceWrite,
+            mode_from: "extra.toml".into(),
+            network: NetworkMode::Off,
+            network_from: "/ws/.brig.toml".into(),
+            git: GitAccess::LocalCommit,
+            writable: paths(&["~/a", "~/b", "/data"]),
+            deny_read: paths(&["~/.npmrc"]),
+            allow_read: paths(&["~/.npmrc"]),
+            env_pass: strs(&["TOK", "EXTRA"]),
+            env_deny: strs(&["TOK"]),
+            protect: strs(&[".x"]),
+            unprotect: vec![],
+            danger_acknowledged: false,
+        };
+        assert_eq!(resolve(&layers).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_command_line_wins() {
+        let layers = Layers {
+            user: Some(file("user.toml", "mode = \"read-only\"")),
+            project: project("network = \"off\"", false),
+            cli: CliOverrides {
+                mode: Some(Mode::WorkspaceWrite),
+                network: Some(NetworkMode::On),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let p = resolve(&layers).unwrap();
+        assert_eq!(
+            (
+                p.mode,
+                p.mode_from.as_str(),
+                p.network,
+                p.network_from.as_str()
+            ),
+            (Mode::WorkspaceWrite, FROM_CLI, NetworkMode::On, FROM_CLI)
+        );
+    }
+
+    #[test]
+    fn an_untrusted_project_may_tighten() {
+        let layers = Layers {
+            user: Some(file("user.toml", "network = \"on\"\ngit.allow_local_commit = true")),
+            project: project(
+                "mode = \"read-only\"\nnetwork = \"off\"\n[git]\nallow_local_commit = false\n[env]\npass = []\n",
+                false,
+            ),
+            ..Default::default()
+        };
+        let p = resolve(&layers).unwrap();
+        assert_eq!(
+            (p.mode, p.network, p.git),
+            (Mode::ReadOnly, NetworkMode::Off, GitAccess::ReadOnly)
+        );
+        // Restating the current value is not a loosening.
+        let same = Layers {
+            project: project("mode = \"workspace-write\"\nnetwork = \"off\"", false),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&same).unwrap().mode_from, "/ws/.brig.toml");
+    }
+
+    #[test]
+    fn an_untrusted_project_may_not_loosen() {
+        let cases: &[(&str, ResolveError)] = &[
+            ("mode = \"danger-full-access\"", loosens(1, 1, "mode")),
+            ("# c\nnetwork = \"on\"", loosens(2, 1, "network")),
+            (
+                "[git]\nallow_local_commit = true",
+                loosens(2, 1, "git.allow_local_commit"),
+            ),
+            ("writable = [\"/tmp/x\"]", loosens(1, 1, "writable")),
+            (
+                "allow_danger_full_access = true",
+                loosens(1, 1, "allow_danger_full_access"),
+            ),
+            (
+                "[secrets]\n  allow_read = [\"~/.npmrc\"]",
+                loosens(2, 3, "secrets.allow_read"),
+            ),
+            ("[env]\npass = [\"X\"]", loosens(2, 1, "env.pass")),
+            (
+                "[protect]\nunprotect = [\".idea\"]",
+                loosens(2, 1, "protect.unprotect"),
+            ),
+        ];
+        for (text, want) in cases {
+            let layers = Layers {
+                project: project(text, false),
+                ..Default::default()
+            };
+            assert_eq!(resolve(&layers).unwrap_err(), *want, "{text}");
+        }
+        // Looser than what the user chose, even though equal to the built-in default.
+        let layers = Layers {
+            user: Some(file("user.toml", "mode = \"read-only\"")),
+            project: project("mode = \"workspace-write\"", false),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&layers).unwrap_err(), loosens(1, 1, "mode"));
+        assert_eq!(
+            resolve(&layers).unwrap_err().to_string(),
+            "/ws/.brig.toml:1:1: `mode` loosens the policy; an untrusted project file may only tighten it \
+             (trust it with `brig trust DIR`)"
+        );
+    }
+
+    #[test]
+    fn a_trusted_project_merges_like_a_user_file() {
+        let layers = Layers {
+            project: project(
+                "network = \"on\"\nwritable = [\"../out\"]\n[secrets]\nallow_read = [\"~/.npmrc\"]\n[env]\npass = [\"X\"]\n[protect]\nunprotect = [\".idea\"]",
+                true,
+            ),
+            ..Default::default()
+        };
+        let expected = Policy {
+            network: NetworkMode::On,
+            network_from: "/ws/.brig.toml".into(),
+            writable: paths(&["../out"]),
+            allow_read: paths(&["~/.npmrc"]),
+            env_pass: strs(&["X"]),
+            unprotect: strs(&[".idea"]),
+            ..Policy::default()
+        };
+        assert_eq!(resolve(&layers).unwrap(), expected);
+    }
+
+    #[test]
+    fn only_user_level_files_acknowledge_danger() {
+        let layers = Layers {
+            project: project(
+                "mode = \"danger-full-access\"\nallow_danger_full_access = true",
+                true,
+            ),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&layers).unwrap_err(),
+            ResolveError::NotAllowed(ConfigError {
+                file: "/ws/.brig.toml".into(),
+                line: 2,
+                column: 1,
+                message: "`allow_danger_full_access` is only honoured in your user config (~/.config/brig/config.toml) \
+                          or a --config file: turning the sandbox off must be your decision, not the project's"
+                    .into(),
+            })
+        );
+    }
+
+    #[test]
+    fn danger_mode_needs_an_acknowledgement() {
+        let unack = Layers {
+            cli: CliOverrides {
+                mode: Some(Mode::DangerFullAccess),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = resolve(&unack).unwrap_err();
+        assert_eq!(
+            e,
+            ResolveError::DangerNotAcknowledged {
+                mode_from: FROM_CLI.into()
+            }
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("allow_danger_full_access = true") && msg.contains("command line"),
+            "{msg}"
+        );
+
+        let by_cli = Layers {
+            cli: CliOverrides {
+                mode: Some(Mode::DangerFullAccess),
+                acknowledge_danger: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(resolve(&by_cli).unwrap().mode, Mode::DangerFullAccess);
+
+        let by_user = Layers {
+            user: Some(file("user.toml", "allow_danger_full_access = true")),
+            explicit: Some(file("x.toml", "mode = \"danger-full-access\"")),
+            ..Default::default()
+        };
+        let p = resolve(&by_user).unwrap();
+        assert_eq!(
+            (p.mode, p.danger_acknowledged),
+            (Mode::DangerFullAccess, true)
+        );
+
+        // A project file can withdraw the acknowledgement (a tightening), the CLI can restore it.
+        let withdrawn = Layers {
+            user: Some(file(
+                "user.toml",
+                "allow_danger_full_access = true\nmode = \"danger-full-access\"",
+            )),
+            project: project("allow_danger_full_access = false", false),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&withdrawn).unwrap_err(),
+            ResolveError::DangerNotAcknowledged {
+                mode_from: "user.toml".into()
+            }
+        );
+    }
+
+    #[test]
+    fn sources_name_each_layer() {
+        let layers = Layers {
+            user: Some(file("~/.config/brig/config.toml", "")),
+            explicit: Some(file("ci.toml", "")),
+            project: project("", false),
+            cli: CliOverrides {
+                network: Some(NetworkMode::On),
+                ..Default::default()
+            },
+        };
+        assert_eq!(
+            layers.sources(),
+            strs(&[
+                "default",
+                "~/.config/brig/config.toml (user)",
+                "ci.toml (--config)",
+                "/ws/.brig.toml (project, untrusted: may only tighten)",
+                "command line",
+            ])
+        );
+        assert_eq!(Layers::default().sources(), strs(&["default"]));
+    }
+}

@@ -1,0 +1,130 @@
+//! The backend-neutral sandbox interface.
+//!
+//! Every OS backend (`brig-linux`, `brig-windows`, `brig-macos`) reports what the host can do as
+//! [`Capabilities`], derives from it the [`Layer`]s a mode gets, and runs a command from an
+//! [`brig_policy::EnforcementPlan`]. This crate holds only data and the rules that relate them;
+//! it never touches the OS.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// One independent protection layer a backend can apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    /// User namespace: no real privileges inside, capabilities dropped.
+    UserNamespace,
+    /// Mount namespace: read-only root, writable binds, protected paths, masked secrets.
+    MountNamespace,
+    /// PID namespace: the command cannot see or signal host processes; everything dies with it.
+    PidNamespace,
+    /// Network namespace with loopback only (network off).
+    NetworkNamespace,
+    /// IPC and UTS namespaces.
+    IpcUtsNamespace,
+    /// Landlock filesystem rules (a second, independent layer for writes and denied reads).
+    Landlock,
+    /// seccomp-bpf syscall filter.
+    Seccomp,
+    /// seccomp user-notification supervisor that blocks creating protected names.
+    CreateGuard,
+    /// no_new_privs.
+    NoNewPrivs,
+}
+
+impl Layer {
+    /// Short human name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::UserNamespace => "user-namespace",
+            Layer::MountNamespace => "mount-namespace",
+            Layer::PidNamespace => "pid-namespace",
+            Layer::NetworkNamespace => "network-namespace",
+            Layer::IpcUtsNamespace => "ipc-uts-namespace",
+            Layer::Landlock => "landlock",
+            Layer::Seccomp => "seccomp",
+            Layer::CreateGuard => "create-guard",
+            Layer::NoNewPrivs => "no-new-privs",
+        }
+    }
+}
+
+/// What one host feature looks like on this machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Feature {
+    /// Short identifier, e.g. `user-namespaces`.
+    pub name: &'static str,
+    /// Whether it is usable by this user right now.
+    pub available: bool,
+    /// What was found (version, ABI, reason it is unusable).
+    pub detail: String,
+    /// When unavailable: the exact fix, if one is known.
+    pub fix: Option<String>,
+}
+
+/// What a host offers, as found by a backend's probe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// Platform name (`linux`, `windows`, `macos`).
+    pub platform: &'static str,
+    /// Kernel / OS release.
+    pub release: String,
+    /// Every feature checked, in a stable order.
+    pub features: Vec<Feature>,
+    /// The layers this host can apply.
+    pub layers: Vec<Layer>,
+}
+
+impl Capabilities {
+    /// Whether `layer` can be applied here.
+    pub fn has(&self, layer: Layer) -> bool {
+        self.layers.contains(&layer)
+    }
+
+    /// The feature named `name`, if probed.
+    pub fn feature(&self, name: &str) -> Option<&Feature> {
+        self.features.iter().find(|f| f.name == name)
+    }
+}
+
+/// How a finished command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Exit {
+    /// Exited with this status.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+impl Exit {
+    /// The status brig itself exits with: the code, or 128+N for signal N.
+    pub fn as_status(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// What a backend reports after a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// How the command ended.
+    pub exit: Exit,
+    /// Layers that were applied.
+    pub layers: Vec<Layer>,
+    /// Git directories that appeared inside a writable root during the run.
+    pub new_git_dirs: Vec<PathBuf>,
+    /// Attempts the create guard refused (path as the command gave it).
+    pub blocked_creates: Vec<String>,
+}
+
+/// The command to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// Program and arguments; `argv[0]` is looked up in the plan's `PATH` when it has no `/`.
+    pub argv: Vec<OsString>,
+}

@@ -1,0 +1,314 @@
+//! brig as a library: load the policy for a workspace and run a command under it.
+//!
+//! This crate is the thin layer between the entry points (the `brig` CLI today, the MCP server
+//! and review UI later) and the pure policy core plus the OS backend: it reads configuration
+//! files and host facts (home, XDG directories, environment), asks [`brig_policy`] for the
+//! [`EnforcementPlan`], and hands the plan to the platform backend chosen at compile time.
+//! It never weakens a plan: a backend either enforces all of it or returns an error.
+#![deny(unsafe_code)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use brig_policy::{CliOverrides, ConfigFile, HostFacts, Layers, ProjectConfig};
+pub use brig_policy::{EnforcementPlan, Mode, NetworkMode, Policy};
+pub use brig_sandbox::{Capabilities, Command, Exit, Layer, Outcome};
+
+/// Exit codes brig uses for its own failures (the command's own status passes through).
+pub mod exit_code {
+    /// Bad configuration file, command-line value or workspace.
+    pub const CONFIG: i32 = 121;
+    /// A protection the policy needs is not available on this host (brig refused to run).
+    pub const UNAVAILABLE: i32 = 122;
+    /// Setting up the sandbox failed.
+    pub const SETUP: i32 = 123;
+    /// `danger-full-access` was requested without an acknowledgement.
+    pub const DANGER_REFUSED: i32 = 124;
+    /// Internal error in brig.
+    pub const INTERNAL: i32 = 125;
+    /// The command exists but could not be executed.
+    pub const NOT_EXECUTABLE: i32 = 126;
+    /// The command was not found.
+    pub const NOT_FOUND: i32 = 127;
+}
+
+/// Errors of the library, each with the exit code the CLI uses for it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration file is invalid or not allowed to say what it says.
+    #[error("{0}")]
+    Config(String),
+    /// danger-full-access was not acknowledged.
+    #[error("{0}")]
+    DangerRefused(String),
+    /// The sandbox cannot be applied on this host.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Sandbox setup failed.
+    #[error("{0}")]
+    Setup(String),
+    /// The command could not be started.
+    #[error("{message}")]
+    Exec {
+        /// What failed.
+        message: String,
+        /// 126 or 127.
+        code: i32,
+    },
+    /// Anything else.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) => exit_code::CONFIG,
+            Error::DangerRefused(_) => exit_code::DANGER_REFUSED,
+            Error::Unavailable(_) => exit_code::UNAVAILABLE,
+            Error::Setup(_) => exit_code::SETUP,
+            Error::Exec { code, .. } => *code,
+            Error::Internal(_) => exit_code::INTERNAL,
+        }
+    }
+}
+
+/// What the caller asks for on top of the configuration files.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Workspace directory (default: current directory).
+    pub workspace: Option<PathBuf>,
+    /// Explicit config file (`--config`).
+    pub config: Option<PathBuf>,
+    /// Command-line overrides.
+    pub cli: CliOverrides,
+}
+
+/// Where brig keeps its files, from the environment (XDG rules).
+#[derive(Clone, Debug)]
+pub struct Dirs {
+    /// Home directory.
+    pub home: PathBuf,
+    /// `$XDG_CONFIG_HOME/brig`.
+    pub config: PathBuf,
+    /// `$XDG_STATE_HOME/brig`.
+    pub state: PathBuf,
+}
+
+impl Dirs {
+    /// Reads `HOME`, `XDG_CONFIG_HOME` and `XDG_STATE_HOME`.
+    pub fn from_env() -> Result<Dirs, Error> {
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                Error::Config(
+                    "HOME is not set; brig needs it to find secrets to hide and its config".into(),
+                )
+            })?;
+        let home = home.canonicalize().unwrap_or(home);
+        let xdg = |var: &str, default: &str| {
+            std::env::var_os(var)
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .unwrap_or_else(|| home.join(default))
+                .join("brig")
+        };
+        Ok(Dirs {
+            config: xdg("XDG_CONFIG_HOME", ".config"),
+            state: xdg("XDG_STATE_HOME", ".local/state"),
+            home,
+        })
+    }
+}
+
+/// The policy, plan and where they came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The effective policy.
+    pub policy: Policy,
+    /// The plan for this workspace and command.
+    pub plan: EnforcementPlan,
+    /// The files that contributed, for `brig policy explain`.
+    pub sources: Vec<String>,
+}
+
+fn read_config(path: &Path, required: bool) -> Result<Option<ConfigFile>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => brig_policy::parse_config(&path.display().to_string(), &text)
+            .map(Some)
+            .map_err(|e| Error::Config(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
+        Err(e) => Err(Error::Config(format!(
+            "{}: cannot read: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The project config file name inside a workspace.
+pub const PROJECT_FILE: &str = ".brig.toml";
+
+/// Reads the trust store (missing = empty).
+pub fn read_trust_store(dirs: &Dirs) -> Result<brig_policy::TrustStore, Error> {
+    let path = dirs.config.join(brig_policy::trust::TRUST_FILE_NAME);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => brig_policy::parse_trust_store(&path.display().to_string(), &text)
+            .map_err(|e| Error::Config(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(brig_policy::TrustStore::default())
+        }
+        Err(e) => Err(Error::Config(format!(
+            "{}: cannot read: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Canonical workspace for a request.
+pub fn workspace_of(req: &Request) -> Result<PathBuf, Error> {
+    let ws = match &req.workspace {
+        Some(w) => w.clone(),
+        None => {
+            std::env::current_dir().map_err(|e| Error::Config(format!("current directory: {e}")))?
+        }
+    };
+    let canon = ws
+        .canonicalize()
+        .map_err(|e| Error::Config(format!("workspace {}: {e}", ws.display())))?;
+    if !canon.is_dir() {
+        return Err(Error::Config(format!(
+            "workspace {} is not a directory",
+            canon.display()
+        )));
+    }
+    Ok(canon)
+}
+
+/// Loads every configuration layer and builds the plan.
+pub fn load(req: &Request) -> Result<Loaded, Error> {
+    let dirs = Dirs::from_env()?;
+    let workspace = workspace_of(req)?;
+    let cwd = match std::env::current_dir().and_then(|c| c.canonicalize()) {
+        Ok(c) if req.workspace.is_none() || c.starts_with(&workspace) => c,
+        _ => workspace.clone(),
+    };
+    let user = read_config(&dirs.config.join("config.toml"), false)?;
+    let explicit = match &req.config {
+        Some(p) => read_config(p, true)?,
+        None => None,
+    };
+    let project_path = workspace.join(PROJECT_FILE);
+    let project = match std::fs::read(&project_path) {
+        Ok(bytes) => {
+            let store = read_trust_store(&dirs)?;
+            let trusted = brig_policy::is_trusted(&store, &workspace, &bytes);
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Error::Config(format!("{}: not valid UTF-8", project_path.display()))
+            })?;
+            let file = brig_policy::parse_config(&project_path.display().to_string(), &text)
+                .map_err(|e| Error::Config(e.to_string()))?;
+            Some(ProjectConfig { file, trusted })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Error::Config(format!(
+                "{}: cannot read: {e}",
+                project_path.display()
+            )))
+        }
+    };
+    let layers = Layers {
+        user,
+        explicit,
+        project,
+        cli: req.cli.clone(),
+    };
+    let sources = layers.sources();
+    let policy = brig_policy::resolve(&layers).map_err(|e| match e {
+        brig_policy::ResolveError::DangerNotAcknowledged { .. } => {
+            Error::DangerRefused(e.to_string())
+        }
+        other => Error::Config(other.to_string()),
+    })?;
+    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let host = HostFacts {
+        home: dirs.home,
+        workspace,
+        cwd,
+        env,
+        state_dir: dirs.state,
+        config_dir: dirs.config,
+    };
+    let plan = brig_policy::plan(&policy, &host).map_err(|e| Error::Config(e.to_string()))?;
+    Ok(Loaded {
+        policy,
+        plan,
+        sources,
+    })
+}
+
+/// What the host can enforce.
+pub fn probe() -> Capabilities {
+    #[cfg(target_os = "linux")]
+    {
+        brig_linux::probe()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Capabilities {
+            platform: std::env::consts::OS,
+            release: String::new(),
+            features: Vec::new(),
+            layers: Vec::new(),
+        }
+    }
+}
+
+/// Runs `argv` under `plan`. For danger-full-access this replaces the current process.
+///
+/// Must be called while the process is single-threaded.
+pub fn run(plan: &EnforcementPlan, argv: Vec<OsString>) -> Result<Outcome, Error> {
+    if argv.is_empty() {
+        return Err(Error::Config(
+            "no command given (usage: brig run [OPTIONS] -- CMD [ARGS...])".into(),
+        ));
+    }
+    let program = argv[0].to_string_lossy().into_owned();
+    let cmd = Command { argv };
+    #[cfg(target_os = "linux")]
+    {
+        use brig_linux::RunError;
+        brig_linux::run(plan, &cmd).map_err(|e| match e {
+            RunError::Unavailable { .. } => Error::Unavailable(e.to_string()),
+            RunError::Setup(m) => Error::Setup(format!("sandbox setup failed: {m}")),
+            RunError::Exec { source, .. } => {
+                let code = match source.raw_os_error() {
+                    Some(libc_enoent) if libc_enoent == 2 || libc_enoent == 20 => {
+                        exit_code::NOT_FOUND
+                    }
+                    _ => exit_code::NOT_EXECUTABLE,
+                };
+                let what = if code == exit_code::NOT_FOUND {
+                    "command not found".to_string()
+                } else {
+                    source.to_string()
+                };
+                Error::Exec {
+                    message: format!("cannot run `{program}`: {what}"),
+                    code,
+                }
+            }
+            RunError::Os(..) => Error::Internal(e.to_string()),
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (plan, cmd, program);
+        Err(Error::Unavailable(format!(
+            "brig has no sandbox backend for {} yet; refusing to run unconfined",
+            std::env::consts::OS
+        )))
+    }
+}

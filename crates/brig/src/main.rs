@@ -1,0 +1,340 @@
+//! The `brig` command line. Thin: parse arguments, call the library, print, pick the exit code.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use brig::{exit_code, Error, Mode, NetworkMode, Request};
+use clap::{Args, Parser, Subcommand};
+
+/// Run every command an AI coding agent issues inside a kernel-enforced sandbox.
+#[derive(Parser)]
+#[command(name = "brig", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a command in the sandbox: `brig run [OPTIONS] -- CMD [ARGS...]`.
+    Run(RunArgs),
+    /// Show what this host can enforce, and how to fix what is missing.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect the policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCmd,
+    },
+    /// Trust a workspace's `.brig.toml` so it may loosen the policy (recorded outside the workspace).
+    Trust {
+        /// Workspace (default: current directory).
+        dir: Option<PathBuf>,
+    },
+    /// Withdraw trust from a workspace's `.brig.toml`.
+    Untrust {
+        /// Workspace (default: current directory).
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Print the effective policy for a directory.
+    Explain {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+}
+
+#[derive(Args, Clone, Default)]
+struct PolicyArgs {
+    /// Sandbox mode: read-only, workspace-write (default) or danger-full-access.
+    #[arg(long, value_parser = parse_mode)]
+    mode: Option<Mode>,
+    /// The workspace (default: current directory).
+    #[arg(long, short = 'w')]
+    workspace: Option<PathBuf>,
+    /// An extra writable root (repeatable).
+    #[arg(long = "writable", value_name = "PATH")]
+    writable: Vec<PathBuf>,
+    /// Network: off (default) or on.
+    #[arg(long, value_parser = parse_network)]
+    network: Option<NetworkMode>,
+    /// An extra config file (user-level).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Pass this environment variable through even if it looks secret (repeatable).
+    #[arg(long = "pass-env", value_name = "NAME")]
+    pass_env: Vec<String>,
+    /// Acknowledge that danger-full-access runs the command with no sandbox at all.
+    #[arg(long)]
+    acknowledge_danger: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    Mode::parse(s).ok_or_else(|| {
+        format!("unknown mode `{s}`; expected read-only, workspace-write or danger-full-access")
+    })
+}
+
+fn parse_network(s: &str) -> Result<NetworkMode, String> {
+    NetworkMode::parse(s).ok_or_else(|| format!("unknown network mode `{s}`; expected off or on"))
+}
+
+impl PolicyArgs {
+    fn request(&self) -> anyhow::Result<Request> {
+        let cwd = std::env::current_dir().context("current directory")?;
+        let mut req = Request {
+            workspace: self.workspace.clone(),
+            config: self.config.clone(),
+            ..Request::default()
+        };
+        req.cli.mode = self.mode;
+        req.cli.network = self.network;
+        // Paths typed on the command line are relative to where they were typed.
+        req.cli.writable = self
+            .writable
+            .iter()
+            .map(|p| {
+                if p.is_absolute() || p.starts_with("~") {
+                    p.clone()
+                } else {
+                    cwd.join(p)
+                }
+            })
+            .collect();
+        req.cli.acknowledge_danger = self.acknowledge_danger;
+        req.cli.env_pass = self.pass_env.clone();
+        Ok(req)
+    }
+}
+
+fn fail(e: &Error) -> ExitCode {
+    eprintln!("brig: {e}");
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(125))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit_code::CONFIG } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(b) = e.downcast_ref::<Error>() {
+                return fail(b);
+            }
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("brig: {e:#}");
+            ExitCode::from(exit_code::INTERNAL as u8)
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Cmd::Run(args) => run(args),
+        Cmd::Doctor { json } => doctor(json),
+        Cmd::Policy {
+            command: PolicyCmd::Explain { json, policy },
+        } => explain(json, &policy),
+        Cmd::Trust { dir } => trust(dir, true),
+        Cmd::Untrust { dir } => trust(dir, false),
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let req = args.policy.request()?;
+    let loaded = brig::load(&req)?;
+    if loaded.plan.mode == Mode::DangerFullAccess {
+        eprintln!(
+            "brig: WARNING: danger-full-access: `{}` runs with NO sandbox (no filesystem, network or syscall confinement). \
+             Use this only in a disposable environment.",
+            args.command.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default()
+        );
+    }
+    let outcome = brig::run(&loaded.plan, args.command)?;
+    let mut seen = std::collections::BTreeSet::new();
+    for b in &outcome.blocked_creates {
+        if seen.insert(b.clone()) && seen.len() <= 20 {
+            eprintln!("brig: denied creating `{b}`: protected name inside a writable root (see `brig policy explain`)");
+        }
+    }
+    let status = outcome.exit.as_status();
+    Ok(ExitCode::from(u8::try_from(status & 0xff).unwrap_or(1)))
+}
+
+fn doctor(json: bool) -> anyhow::Result<ExitCode> {
+    let caps = brig::probe();
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &doctor_json(&caps))?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "brig {} on {} {}",
+        env!("CARGO_PKG_VERSION"),
+        caps.platform,
+        caps.release
+    )?;
+    writeln!(out)?;
+    for f in &caps.features {
+        let mark = if f.available { "ok     " } else { "MISSING" };
+        writeln!(out, "  {mark} {:<28} {}", f.name, f.detail)?;
+        if let Some(fix) = &f.fix {
+            writeln!(out, "          fix: {fix}")?;
+        }
+    }
+    writeln!(out)?;
+    for (mode, layers, missing) in mode_layers(&caps) {
+        write!(out, "  {:<20} ", mode)?;
+        if mode == "danger-full-access" {
+            writeln!(
+                out,
+                "no confinement (by design; needs --acknowledge-danger)"
+            )?;
+        } else if missing.is_empty() {
+            writeln!(out, "ready: {}", layers.join(", "))?;
+        } else {
+            writeln!(out, "REFUSED (fail closed): missing {}", missing.join(", "))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Layers each mode uses, and which of them this host lacks.
+fn mode_layers(
+    caps: &brig::Capabilities,
+) -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
+    use brig::Layer::*;
+    let needed = [
+        UserNamespace,
+        MountNamespace,
+        PidNamespace,
+        NetworkNamespace,
+        IpcUtsNamespace,
+        Landlock,
+        Seccomp,
+        CreateGuard,
+        NoNewPrivs,
+    ];
+    let have: Vec<&'static str> = needed
+        .iter()
+        .filter(|l| caps.has(**l))
+        .map(|l| l.as_str())
+        .collect();
+    let missing: Vec<&'static str> = needed
+        .iter()
+        .filter(|l| !caps.has(**l))
+        .map(|l| l.as_str())
+        .collect();
+    vec![
+        ("read-only", have.clone(), missing.clone()),
+        ("workspace-write", have, missing),
+        ("danger-full-access", Vec::new(), Vec::new()),
+    ]
+}
+
+fn doctor_json(caps: &brig::Capabilities) -> serde_json::Value {
+    let modes: serde_json::Map<String, serde_json::Value> = mode_layers(caps)
+        .into_iter()
+        .map(|(m, layers, missing)| {
+            let ready = missing.is_empty();
+            (
+                m.to_string(),
+                serde_json::json!({ "ready": ready, "layers": layers, "missing": missing }),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "brig_version": env!("CARGO_PKG_VERSION"),
+        "platform": caps.platform,
+        "release": caps.release,
+        "features": caps.features,
+        "modes": modes,
+    })
+}
+
+fn explain(json: bool, args: &PolicyArgs) -> anyhow::Result<ExitCode> {
+    let loaded = brig::load(&args.request()?)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({ "policy": loaded.policy, "plan": loaded.plan, "sources": loaded.sources }),
+        )?;
+        writeln!(out)?;
+    } else {
+        write!(
+            out,
+            "{}",
+            brig_policy::explain(&loaded.policy, &loaded.plan, &loaded.sources)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trust(dir: Option<PathBuf>, add: bool) -> anyhow::Result<ExitCode> {
+    let dirs = brig::Dirs::from_env()?;
+    let ws = brig::workspace_of(&Request {
+        workspace: dir,
+        ..Request::default()
+    })?;
+    let store = brig::read_trust_store(&dirs)?;
+    let path = dirs.config.join(brig_policy::trust::TRUST_FILE_NAME);
+    let store = if add {
+        let file = ws.join(brig::PROJECT_FILE);
+        let bytes = std::fs::read(&file)
+            .with_context(|| format!("{}: nothing to trust", file.display()))?;
+        brig_policy::trust(store, &ws, &bytes).map_err(|e| anyhow::anyhow!("{e}"))?
+    } else {
+        brig_policy::trust::untrust(store, &ws)
+    };
+    std::fs::create_dir_all(&dirs.config)
+        .with_context(|| format!("creating {}", dirs.config.display()))?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, brig_policy::serialize_trust_store(&store))
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    if add {
+        println!(
+            "trusted {} (content hash recorded in {}; any change to it withdraws trust)",
+            ws.join(brig::PROJECT_FILE).display(),
+            path.display()
+        );
+    } else {
+        println!("no longer trusting {}", ws.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
