@@ -96,18 +96,17 @@ pub fn restrict(dirs: &[PathBuf], files: &[PathBuf]) -> Result<Enforced, Landloc
 }
 
 /// Opens `p` (following symlinks: rules attach to the object) when it has the wanted kind;
-/// device nodes, fifos and sockets count as files.
+/// device nodes count as files; pipes and sockets are skipped.
 fn open(p: &Path, want: EntryKind) -> Option<OwnedFd> {
     let fd = sys::openat(None, &sys::cstr(p).ok()?, libc::O_PATH, 0).ok()?;
-    let kind = sys::kind_of_mode(sys::fstat(std::os::fd::AsFd::as_fd(&fd)).ok()?.st_mode);
+    let mode = sys::fstat(std::os::fd::AsFd::as_fd(&fd)).ok()?.st_mode;
+    let kind = sys::kind_of_mode(mode);
+    // Pipes and sockets (e.g. a piped stdout) live on internal filesystems that Landlock does
+    // not restrict and cannot take rules for.
+    let pseudo = matches!(mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK);
     match (want, kind) {
         (EntryKind::Dir, EntryKind::Dir) => Some(fd),
-        (EntryKind::File, EntryKind::File | EntryKind::Other) => Some(fd),
+        (EntryKind::File, EntryKind::File | EntryKind::Other) if !pseudo => Some(fd),
         _ => None,
     }
-}
-
-/// Whether the running kernel enforces Landlock, and its ABI version (0 when it does not).
-pub fn kernel_abi() -> i32 {
-    sys::landlock_abi()
 }

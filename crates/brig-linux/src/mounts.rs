@@ -19,7 +19,6 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use brig_policy::{EnforcementPlan, NetworkMode};
@@ -415,14 +414,4 @@ fn setup_proc() -> Result<(), MountError> {
         }
     }
     Ok(())
-}
-
-/// Lossy display helper for byte paths.
-pub fn show(p: &[u8]) -> String {
-    String::from_utf8_lossy(p).into_owned()
-}
-
-/// `Path` from bytes.
-pub fn path_of(b: &[u8]) -> PathBuf {
-    PathBuf::from(std::ffi::OsStr::from_bytes(b))
 }

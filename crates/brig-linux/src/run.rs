@@ -23,7 +23,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use brig_policy::{EnforcementPlan, Mode, NetworkMode};
@@ -581,9 +581,4 @@ fn command_main(
     drop(listener);
     let e = exec_candidates(cands, argv, envp);
     fail(Stage::Exec, e)
-}
-
-/// Bytes of an `OsString`, for callers building argv.
-pub fn os_bytes(s: OsString) -> Vec<u8> {
-    s.into_vec()
 }

@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use brig_policy::{name_matches, EnforcementPlan, GitAccess, GIT_ALWAYS_PROTECTED};
+use brig_policy::{EnforcementPlan, GitAccess, GIT_ALWAYS_PROTECTED};
 
 use crate::sys::{self, EntryKind};
 

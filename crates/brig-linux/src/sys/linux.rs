@@ -95,12 +95,6 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// The process's pid.
-pub fn getpid() -> libc::pid_t {
-    // SAFETY: getpid has no preconditions.
-    unsafe { libc::getpid() }
-}
-
 /// Real uid and gid.
 pub fn ids() -> (libc::uid_t, libc::gid_t) {
     // SAFETY: getuid/getgid have no preconditions.
@@ -118,12 +112,6 @@ pub fn set_parent_death_signal(sig: libc::c_int) -> io::Result<()> {
     let sig = libc::c_ulong::try_from(sig).unwrap_or(0);
     // SAFETY: PR_SET_PDEATHSIG takes a plain integer argument.
     check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) }).map(drop)
-}
-
-/// unshare(2).
-pub fn unshare(flags: libc::c_int) -> io::Result<()> {
-    // SAFETY: unshare takes a plain flag word.
-    check(unsafe { libc::unshare(flags) }).map(drop)
 }
 
 /// Drops every capability: bounding set, ambient set, and the effective, permitted and
@@ -194,20 +182,6 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
         )
     })
     .map(drop)
-}
-
-/// Sets close-on-exec on one descriptor.
-pub fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    let flag = if on { libc::FD_CLOEXEC } else { 0 };
-    // SAFETY: F_SETFD on a borrowed (hence open) descriptor with an integer argument.
-    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flag) }).map(drop)
-}
-
-/// dup2(2) of a borrowed descriptor onto `target`.
-pub fn dup2(fd: BorrowedFd<'_>, target: RawFd) -> io::Result<()> {
-    // SAFETY: dup2 on an open descriptor; `target` is replaced atomically, which the caller
-    // intends (it only targets the standard descriptors in a child about to exec).
-    check(unsafe { libc::dup2(fd.as_raw_fd(), target) }).map(drop)
 }
 
 /// pipe2(O_CLOEXEC): (read end, write end).

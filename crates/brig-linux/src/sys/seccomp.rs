@@ -77,6 +77,7 @@ pub fn install(prog: &[libc::sock_filter], listener: bool) -> io::Result<Option<
 
 /// The sizes of the notification structures as the running kernel knows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))] // used by the kernel tests; kept for the audit supervisor
 pub struct NotifSizes {
     /// `sizeof(struct seccomp_notif)`.
     pub notif: u16,
@@ -88,6 +89,7 @@ pub struct NotifSizes {
 
 /// Asks the kernel for its notification structure sizes (`SECCOMP_GET_NOTIF_SIZES`), to check
 /// that the layouts used here are the kernel's (a `brig doctor` check).
+#[cfg_attr(not(test), allow(dead_code))] // used by the kernel tests; kept for the audit supervisor
 pub fn notif_sizes() -> io::Result<NotifSizes> {
     let mut sizes = libc::seccomp_notif_sizes {
         seccomp_notif: 0,
@@ -254,6 +256,7 @@ pub fn respond_value(fd: BorrowedFd<'_>, id: u64, val: i64) -> io::Result<bool> 
 /// Lets the kernel run the target's syscall as if there were no filter
 /// (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`). Not a security decision: see the module doc.
 /// `Ok(false)`: the target is gone.
+#[cfg_attr(not(test), allow(dead_code))] // used by the kernel tests; kept for the audit supervisor
 pub fn respond_continue(fd: BorrowedFd<'_>, id: u64) -> io::Result<bool> {
     let flags = u32::try_from(libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE)
         .map_err(|_| io::Error::other("SECCOMP_USER_NOTIF_FLAG_CONTINUE out of range"))?;
