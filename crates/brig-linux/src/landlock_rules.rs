@@ -1,4 +1,4 @@
-//! Landlock: the second, independent layer for writes.
+//! Landlock: the second, independent layer for writes and for reading secrets.
 //!
 //! The mount namespace already makes everything but the writable roots read-only. Landlock
 //! restates the same rule in a different kernel subsystem, so that a mistake in mount setup (a
@@ -20,8 +20,8 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    Access, AccessFs, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr,
+    RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 
 use crate::sys::{self, EntryKind};
@@ -57,35 +57,69 @@ pub enum LandlockError {
     Ruleset(#[from] landlock::RulesetError),
 }
 
-/// Restricts the calling process (and its future children) to writing only beneath `dirs`
-/// and to the files `files`.
-pub fn restrict(dirs: &[PathBuf], files: &[PathBuf]) -> Result<Enforced, LandlockError> {
+/// Restricts the calling process (and its future children): writing only beneath `dirs` and to
+/// `files`; and, when `read_deny` is not empty, reading file contents everywhere except beneath
+/// those paths (granted by carving, see [`brig_policy::carve`]).
+pub fn restrict(
+    dirs: &[PathBuf],
+    files: &[PathBuf],
+    read_deny: &[PathBuf],
+) -> Result<Enforced, LandlockError> {
     let write = AccessFs::from_write(ABI_TESTED);
+    let read = if read_deny.is_empty() {
+        BitFlags::EMPTY
+    } else {
+        BitFlags::from(AccessFs::ReadFile)
+    };
     let mut created = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
-        .handle_access(write)?
+        .handle_access(write | read)?
         .scope(Scope::from_all(ABI_TESTED))?
         .create()?;
-    for d in dirs {
-        if let Some(fd) = open(d, EntryKind::Dir) {
-            created = created
-                .add_rule(PathBeneath::new(fd, write))
-                .map_err(|source| LandlockError::Rule {
-                    path: d.clone(),
-                    source,
-                })?;
+    let add =
+        |created: RulesetCreated, p: &Path, kind: EntryKind, access: BitFlags<AccessFs>| {
+            let access = if kind == EntryKind::File {
+                access & AccessFs::from_file(ABI_TESTED)
+            } else {
+                access
+            };
+            match open(p, kind) {
+                Some(fd) => created
+                    .add_rule(PathBeneath::new(fd, access))
+                    .map_err(|source| LandlockError::Rule {
+                        path: p.to_path_buf(),
+                        source,
+                    }),
+                None => Ok(created),
+            }
+        };
+    if !read_deny.is_empty() {
+        let denied: Vec<PathBuf> = read_deny
+            .iter()
+            .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+            .collect();
+        let mut list = |d: &Path| -> Option<Vec<std::ffi::OsString>> {
+            Some(
+                std::fs::read_dir(d)
+                    .ok()?
+                    .filter_map(|e| e.ok().map(|e| e.file_name()))
+                    .collect(),
+            )
+        };
+        for p in brig_policy::carve::allow_all_except(&denied, &mut list) {
+            let kind = if p.is_dir() {
+                EntryKind::Dir
+            } else {
+                EntryKind::File
+            };
+            created = add(created, &p, kind, read)?;
         }
     }
-    let file = write & AccessFs::from_file(ABI_TESTED);
+    for d in dirs {
+        created = add(created, d, EntryKind::Dir, write | read)?;
+    }
     for f in files {
-        if let Some(fd) = open(f, EntryKind::File) {
-            created = created
-                .add_rule(PathBeneath::new(fd, file))
-                .map_err(|source| LandlockError::Rule {
-                    path: f.clone(),
-                    source,
-                })?;
-        }
+        created = add(created, f, EntryKind::File, write | read)?;
     }
     let status = created.restrict_self()?;
     match status.ruleset {

@@ -402,7 +402,7 @@ fn init_setup(
     for fd in 0..3 {
         files.push(PathBuf::from(format!("/proc/self/fd/{fd}")));
     }
-    landlock_rules::restrict(&dirs, &files).map_err(|e| e.to_string())?;
+    landlock_rules::restrict(&dirs, &files, &plan.deny_read).map_err(|e| e.to_string())?;
     layers.push(Layer::Landlock);
     Ok((mounted.scratch_devs, layers))
 }

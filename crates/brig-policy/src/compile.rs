@@ -193,12 +193,9 @@ fn deny_read(
     // readable so tools can show it; it is still unwritable (outside every writable root).
     out.push(normalize(&host.state_dir));
     out.push(normalize(&host.trust_store_path()));
-    let mut seen = Vec::with_capacity(out.len());
-    out.retain(|p| {
-        let new = !seen.contains(p);
-        seen.push(p.clone());
-        new
-    });
+    // Deduplicate, keeping the first occurrence (a hash set: this runs on every command).
+    let mut seen = std::collections::HashSet::with_capacity(out.len());
+    out.retain(|p| seen.insert(p.clone()));
     Ok(out)
 }
 

@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod carve;
 pub mod compile;
 pub mod config;
 pub mod defaults;

@@ -155,7 +155,7 @@ pub enum ResolveError {
     #[error(
         "mode danger-full-access (set by {mode_from}) turns the sandbox off entirely; acknowledge it either with \
          `allow_danger_full_access = true` in your user config (~/.config/brig/config.toml) or a --config file, \
-         or with the danger acknowledgement flag on the command line"
+         or with `--acknowledge-danger` on the command line"
     )]
     DangerNotAcknowledged {
         /// Which layer chose the mode.
