@@ -39,6 +39,8 @@ enum Reply {
     Value(i64),
     Errno(i32),
     Fd(OwnedFd, bool),
+    /// An open that may block: run on its own thread, which answers.
+    Deferred(Box<dyn FnOnce() -> Result<OwnedFd, i32> + Send>, bool),
 }
 
 fn errno_of(e: &io::Error) -> i32 {
@@ -95,6 +97,18 @@ impl Guard {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
                 Err(e) => notif::respond_errno(fd, n.id, errno_of(&e)).map(drop),
             },
+            Reply::Deferred(open, cloexec) => {
+                let listener = self.listener.try_clone()?;
+                let id = n.id;
+                std::thread::spawn(move || {
+                    let fd = listener.as_fd();
+                    let _ = match open() {
+                        Ok(file) => notif::add_fd_send(fd, id, file.as_fd(), cloexec).map(drop),
+                        Err(e) => notif::respond_errno(fd, id, e).map(drop),
+                    };
+                });
+                Ok(())
+            }
         }
     }
 
@@ -309,7 +323,7 @@ impl Guard {
         }
         for t in targets {
             if self.is_protected(t) {
-                self.blocked.push(t.shown.clone());
+                self.blocked.push(format!("creating `{}` (protected name)", t.shown));
                 return Err(libc::EPERM);
             }
         }
@@ -460,27 +474,32 @@ impl Guard {
         let cloexec = flags & libc::O_CLOEXEC != 0;
         let excl = flags & libc::O_EXCL != 0;
         let nofollow = flags & libc::O_NOFOLLOW != 0;
-        if !excl && !nofollow {
+        if !excl {
             if let Ok(st) = sys::lstatat(t.parent.as_fd(), &t.name) {
-                if sys::kind_of_mode(st.st_mode) == EntryKind::Symlink {
+                let kind = sys::kind_of_mode(st.st_mode);
+                if kind == EntryKind::Symlink && !nofollow {
                     // An existing symlink: open what it points to, without creating anything.
+                    let target = sys::openat(Some(t.parent.as_fd()), &t.name, libc::O_PATH, 0);
+                    let target = match target {
+                        Ok(fd) => sys::fstat(fd.as_fd()).map_err(|e| errno_of(&e))?,
+                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                            self.blocked
+                                .push(format!("creating `{}` through a dangling symlink", t.shown));
+                            return Err(libc::EACCES);
+                        }
+                        Err(e) => return Err(errno_of(&e)),
+                    };
                     if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
                         return Err(libc::ESRCH);
                     }
-                    return match sys::openat_raw(
-                        t.parent.as_fd(),
-                        &t.name,
-                        flags & !libc::O_CREAT,
-                        0,
-                    ) {
-                        Ok(fd) => Ok(Reply::Fd(fd, cloexec)),
-                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                            self.blocked
-                                .push(format!("{} (create through a dangling symlink)", t.shown));
-                            Err(libc::EACCES)
-                        }
-                        Err(e) => Err(errno_of(&e)),
-                    };
+                    return Ok(open_existing(t, flags, cloexec, target.st_mode, false));
+                }
+                if kind == EntryKind::Other {
+                    // An existing fifo, device or socket: nothing is created; the open may block.
+                    if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+                        return Err(libc::ESRCH);
+                    }
+                    return Ok(open_existing(t, flags, cloexec, st.st_mode, true));
                 }
             }
         }
@@ -497,6 +516,30 @@ impl Guard {
         })
         .map(|fd| Reply::Fd(fd, cloexec))
         .map_err(|e| errno_of(&e))
+    }
+}
+
+/// Opens an object that already exists (no `O_CREAT`), in a thread of its own when the open can
+/// block (fifos, devices), so that one waiting `open` does not stall every other request.
+fn open_existing(
+    t: Target,
+    flags: i32,
+    cloexec: bool,
+    mode: libc::mode_t,
+    nofollow: bool,
+) -> Reply {
+    let mut f = (flags & !libc::O_CREAT & !libc::O_CLOEXEC) | libc::O_CLOEXEC;
+    if nofollow {
+        f |= libc::O_NOFOLLOW;
+    }
+    let run = move || sys::openat_raw(t.parent.as_fd(), &t.name, f, 0).map_err(|e| errno_of(&e));
+    if mode & libc::S_IFMT == libc::S_IFREG || mode & libc::S_IFMT == libc::S_IFDIR {
+        match run() {
+            Ok(fd) => Reply::Fd(fd, cloexec),
+            Err(e) => Reply::Errno(e),
+        }
+    } else {
+        Reply::Deferred(Box::new(run), cloexec)
     }
 }
 

@@ -59,7 +59,9 @@ pub enum LandlockError {
 
 /// Restricts the calling process (and its future children): writing only beneath `dirs` and to
 /// `files`; and, when `read_deny` is not empty, reading file contents everywhere except beneath
-/// those paths (granted by carving, see [`brig_policy::carve`]).
+/// those paths (granted by carving, see [`brig_policy::carve`]). `read_deny` holds the
+/// canonical paths of the secrets that exist: one that does not exist cannot be created either
+/// (it lies outside every writable root), so it needs no carving.
 pub fn restrict(
     dirs: &[PathBuf],
     files: &[PathBuf],
@@ -76,28 +78,23 @@ pub fn restrict(
         .handle_access(write | read)?
         .scope(Scope::from_all(ABI_TESTED))?
         .create()?;
-    let add =
-        |created: RulesetCreated, p: &Path, kind: EntryKind, access: BitFlags<AccessFs>| {
-            let access = if kind == EntryKind::File {
-                access & AccessFs::from_file(ABI_TESTED)
-            } else {
-                access
-            };
-            match open(p, kind) {
-                Some(fd) => created
-                    .add_rule(PathBeneath::new(fd, access))
-                    .map_err(|source| LandlockError::Rule {
-                        path: p.to_path_buf(),
-                        source,
-                    }),
-                None => Ok(created),
-            }
+    let add = |created: RulesetCreated, p: &Path, kind: EntryKind, access: BitFlags<AccessFs>| {
+        let access = if kind == EntryKind::File {
+            access & AccessFs::from_file(ABI_TESTED)
+        } else {
+            access
         };
+        match open(p, kind) {
+            Some(fd) => created
+                .add_rule(PathBeneath::new(fd, access))
+                .map_err(|source| LandlockError::Rule {
+                    path: p.to_path_buf(),
+                    source,
+                }),
+            None => Ok(created),
+        }
+    };
     if !read_deny.is_empty() {
-        let denied: Vec<PathBuf> = read_deny
-            .iter()
-            .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
-            .collect();
         let mut list = |d: &Path| -> Option<Vec<std::ffi::OsString>> {
             Some(
                 std::fs::read_dir(d)
@@ -106,7 +103,7 @@ pub fn restrict(
                     .collect(),
             )
         };
-        for p in brig_policy::carve::allow_all_except(&denied, &mut list) {
+        for p in brig_policy::carve::allow_all_except(read_deny, &mut list) {
             let kind = if p.is_dir() {
                 EntryKind::Dir
             } else {

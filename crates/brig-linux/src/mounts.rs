@@ -19,6 +19,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use brig_policy::{EnforcementPlan, NetworkMode};
@@ -69,6 +70,8 @@ pub struct Mounted {
     pub scratch_devs: Vec<u64>,
     /// Protected entries that were bound read-only.
     pub protected: Vec<PathBuf>,
+    /// Canonical paths of the secrets that exist and were hidden (for Landlock's read rules).
+    pub hidden: Vec<PathBuf>,
 }
 
 /// Detached clone of the mount tree at `fd` (recursive).
@@ -290,6 +293,11 @@ pub fn setup(plan: &EnforcementPlan) -> Result<Mounted, MountError> {
         let Ok(fd) = open_follow(p) else { continue };
         let st = ctx(sys::fstat(fd.as_fd()), "stat secret", p)?;
         let dir = sys::kind_of_mode(st.st_mode) == EntryKind::Dir;
+        // Where it really is (the path may go through symlinks), read from the kernel.
+        let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+        let real = sys::readlink(&ctx(cstr(&link), "path", p)?)
+            .map(|b| PathBuf::from(std::ffi::OsString::from_vec(b)));
+        mounted.hidden.push(real.unwrap_or_else(|_| p.clone()));
         ctx(mask.cover(&fd, dir), "hide secret", p)?;
     }
 

@@ -269,6 +269,7 @@ fn parent_main(init: libc::pid_t, report: OwnedFd, sigfd: &OwnedFd) -> Result<Ou
                 }
             }
             "setup" => return Err(RunError::Setup(rest.to_string())),
+            "trace" => eprintln!("brig: trace: {rest}"),
             "execerr" => {
                 let errno: i32 = rest.parse().unwrap_or(libc::ENOENT);
                 return Err(RunError::Exec {
@@ -372,10 +373,20 @@ fn init_setup(
     gid: libc::gid_t,
     rep: &Reporter<'_>,
 ) -> Result<(Vec<u64>, Vec<Layer>), String> {
-    let _ = rep;
+    let start = std::time::Instant::now();
+    let trace = |what: &str| {
+        if std::env::var_os("BRIG_TRACE_STARTUP").is_some() {
+            rep.line(
+                "trace",
+                &format!("{what} at {} us", start.elapsed().as_micros()),
+            );
+        }
+    };
     sys::set_parent_death_signal(libc::SIGKILL).map_err(|e| format!("parent-death signal: {e}"))?;
     write_id_maps(uid, gid).map_err(|e| format!("writing the user namespace id maps: {e}"))?;
+    trace("id maps");
     let mounted = mounts::setup(plan).map_err(|e| e.to_string())?;
+    trace("mounts");
     sys::sethostname(b"brig").map_err(|e| format!("sethostname: {e}"))?;
     let mut layers = vec![
         Layer::UserNamespace,
@@ -390,6 +401,7 @@ fn init_setup(
     sys::drop_all_capabilities().map_err(|e| format!("dropping capabilities: {e}"))?;
     sc::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
     layers.push(Layer::NoNewPrivs);
+    trace("capabilities");
 
     let mut dirs: Vec<PathBuf> = plan.writable_roots.clone();
     for d in [TMP, "/var/tmp", "/dev/shm", "/dev/pts"] {
@@ -402,8 +414,9 @@ fn init_setup(
     for fd in 0..3 {
         files.push(PathBuf::from(format!("/proc/self/fd/{fd}")));
     }
-    landlock_rules::restrict(&dirs, &files, &plan.deny_read).map_err(|e| e.to_string())?;
+    landlock_rules::restrict(&dirs, &files, &mounted.hidden).map_err(|e| e.to_string())?;
     layers.push(Layer::Landlock);
+    trace("landlock");
     Ok((mounted.scratch_devs, layers))
 }
 
