@@ -246,7 +246,6 @@ fn parent_main(init: libc::pid_t, report: OwnedFd, sigfd: &OwnedFd) -> Result<Ou
     let mut outcome = Outcome {
         exit: Exit::Code(125),
         layers: Vec::new(),
-        new_git_dirs: Vec::new(),
         blocked_creates: Vec::new(),
     };
     let mut exited = false;

@@ -7,7 +7,6 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -116,9 +115,8 @@ pub struct Outcome {
     pub exit: Exit,
     /// Layers that were applied.
     pub layers: Vec<Layer>,
-    /// Git directories that appeared inside a writable root during the run.
-    pub new_git_dirs: Vec<PathBuf>,
-    /// Attempts the create guard refused (path as the command gave it).
+    /// Attempts the create guard refused, e.g. "creating `sub/.git` (protected name)": how a
+    /// `git init` inside the workspace is reported.
     pub blocked_creates: Vec<String>,
 }
 

@@ -763,60 +763,47 @@ pub enum EntryKind {
     Other,
 }
 
-/// Lists a directory given an open directory descriptor. `.` and `..` are skipped.
+/// Lists a directory given a descriptor opened for reading at offset 0 (`getdents64`, no
+/// `stat` unless the filesystem does not report the entry type). `.` and `..` are skipped.
 pub fn read_dir_fd(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, EntryKind)>> {
-    let dup = openat(Some(dir), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-    let raw = std::os::fd::IntoRawFd::into_raw_fd(dup);
-    // SAFETY: `raw` is an open directory descriptor we own; fdopendir takes ownership of it on
-    // success (closedir closes it). On failure we close it ourselves.
-    let dirp = unsafe { libc::fdopendir(raw) };
-    if dirp.is_null() {
-        let e = io::Error::last_os_error();
-        // SAFETY: fdopendir failed, so `raw` is still ours to close.
-        unsafe { libc::close(raw) };
-        return Err(e);
-    }
+    let mut buf = vec![0u8; 32 * 1024];
     let mut out = Vec::new();
     loop {
-        // SAFETY: `dirp` is a live DIR stream used by this thread only; errno is reset first so
-        // that end-of-stream and error can be told apart.
-        let ent = unsafe {
-            *libc::__errno_location() = 0;
-            libc::readdir64(dirp)
-        };
-        if ent.is_null() {
-            // SAFETY: reading errno of this thread.
-            let errno = unsafe { *libc::__errno_location() };
-            // SAFETY: `dirp` came from fdopendir and is closed exactly once.
-            unsafe { libc::closedir(dirp) };
-            if errno != 0 {
-                return Err(io::Error::from_raw_os_error(errno));
-            }
+        // SAFETY: `buf` is writable for `buf.len()` bytes; the kernel writes whole
+        // `linux_dirent64` records into it and returns how many bytes it used.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, dir.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+        let n = check_long(n)? as usize;
+        if n == 0 {
             return Ok(out);
         }
-        // SAFETY: readdir64 returned a valid entry whose d_name is NUL-terminated and stays
-        // valid until the next readdir call; we copy it before that.
-        let (name, dtype) = unsafe {
-            (
-                CStr::from_ptr((*ent).d_name.as_ptr()).to_owned(),
-                (*ent).d_type,
-            )
-        };
-        let b = name.as_bytes();
-        if b == b"." || b == b".." {
-            continue;
+        let mut off = 0;
+        while off + 19 < n {
+            // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, then the NUL-terminated name.
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            if reclen == 0 || off + reclen > n {
+                return Err(io::Error::from_raw_os_error(libc::EIO));
+            }
+            let dtype = buf[off + 18];
+            let name_bytes = &buf[off + 19..off + reclen];
+            let len = name_bytes.iter().position(|&b| b == 0).unwrap_or(name_bytes.len());
+            let name = &name_bytes[..len];
+            off += reclen;
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let name = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EIO))?;
+            let kind = match dtype {
+                libc::DT_DIR => EntryKind::Dir,
+                libc::DT_LNK => EntryKind::Symlink,
+                libc::DT_REG => EntryKind::File,
+                libc::DT_UNKNOWN => match lstatat(dir, &name) {
+                    Ok(st) => kind_of_mode(st.st_mode),
+                    Err(_) => EntryKind::Other,
+                },
+                _ => EntryKind::Other,
+            };
+            out.push((name, kind));
         }
-        let kind = match dtype {
-            libc::DT_DIR => EntryKind::Dir,
-            libc::DT_LNK => EntryKind::Symlink,
-            libc::DT_REG => EntryKind::File,
-            libc::DT_UNKNOWN => match lstatat(dir, &name) {
-                Ok(st) => kind_of_mode(st.st_mode),
-                Err(_) => EntryKind::Other,
-            },
-            _ => EntryKind::Other,
-        };
-        out.push((name, kind));
     }
 }
 
