@@ -19,6 +19,8 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 
 use brig_policy::{name_matches, GitAccess, GIT_ALWAYS_PROTECTED};
 
@@ -30,6 +32,7 @@ pub struct Guard {
     protected: Vec<String>,
     git: GitAccess,
     scratch_devs: Vec<u64>,
+    writable: Vec<PathBuf>,
     root: OwnedFd,
     /// Refused attempts (path as given by the command), in order.
     pub blocked: Vec<String>,
@@ -41,6 +44,8 @@ enum Reply {
     Fd(OwnedFd, bool),
     /// An open that may block: run on its own thread, which answers.
     Deferred(Box<dyn FnOnce() -> Result<OwnedFd, i32> + Send>, bool),
+    /// A call that may block and returns a value (connect): run on its own thread.
+    DeferredValue(Box<dyn FnOnce() -> Result<i64, i32> + Send>),
 }
 
 fn errno_of(e: &io::Error) -> i32 {
@@ -61,12 +66,14 @@ impl Guard {
         protected: Vec<String>,
         git: GitAccess,
         scratch_devs: Vec<u64>,
+        writable: Vec<PathBuf>,
     ) -> io::Result<Guard> {
         Ok(Guard {
             listener,
             protected,
             git,
             scratch_devs,
+            writable,
             root: sys::open_root()?,
             blocked: Vec::new(),
         })
@@ -104,6 +111,18 @@ impl Guard {
                     let fd = listener.as_fd();
                     let _ = match open() {
                         Ok(file) => notif::add_fd_send(fd, id, file.as_fd(), cloexec).map(drop),
+                        Err(e) => notif::respond_errno(fd, id, e).map(drop),
+                    };
+                });
+                Ok(())
+            }
+            Reply::DeferredValue(call) => {
+                let listener = self.listener.try_clone()?;
+                let id = n.id;
+                std::thread::spawn(move || {
+                    let fd = listener.as_fd();
+                    let _ = match call() {
+                        Ok(v) => notif::respond_value(fd, id, v).map(drop),
                         Err(e) => notif::respond_errno(fd, id, e).map(drop),
                     };
                 });
@@ -180,6 +199,9 @@ impl Guard {
         if nr == 38 {
             // renameat (missing from libc's aarch64 list).
             return self.rename(n, pid, fd(a[0]), a[1], fd(a[2]), a[3], 0);
+        }
+        if nr == libc::SYS_connect {
+            return self.connect(n, pid, i(a[0]), a[1], a[2]);
         }
         if nr == libc::SYS_openat {
             return self.open(n, pid, fd(a[0]), a[1], i(a[2]), i(a[3]));
@@ -323,11 +345,95 @@ impl Guard {
         }
         for t in targets {
             if self.is_protected(t) {
-                self.blocked.push(format!("creating `{}` (protected name)", t.shown));
+                self.blocked
+                    .push(format!("creating `{}` (protected name)", t.shown));
                 return Err(libc::EPERM);
             }
         }
         Ok(())
+    }
+
+    /// `connect`: a path-named `AF_UNIX` socket may only be reached when it lives inside a
+    /// writable root or the private scratch space; everything else (abstract names, which the
+    /// network namespace and Landlock scope, and IP, which the network namespace confines) is
+    /// connected as asked. Either way the connect is done here, on a duplicate of the caller's
+    /// socket, with the address we copied: the caller cannot swap it after the check.
+    fn connect(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        sockfd: i32,
+        addr: u64,
+        len: u64,
+    ) -> Result<Reply, i32> {
+        if len > 4096 || addr == 0 {
+            return Err(if addr == 0 {
+                libc::EFAULT
+            } else {
+                libc::EINVAL
+            });
+        }
+        let mut raw = vec![0u8; len as usize];
+        let got = sys::read_process_memory(pid, addr, &mut raw).map_err(|_| libc::EFAULT)?;
+        if got != raw.len() {
+            return Err(libc::EFAULT);
+        }
+        let sock = sys::take_fd(pid, sockfd).map_err(|e| errno_of(&e))?;
+        let family = if raw.len() >= 2 {
+            u16::from_ne_bytes([raw[0], raw[1]])
+        } else {
+            0
+        };
+        let path_named = family == libc::AF_UNIX as u16 && raw.len() > 2 && raw[2] != 0;
+        let mut keep: Option<OwnedFd> = None;
+        if path_named {
+            let bytes = &raw[2..];
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            let path = CString::new(&bytes[..end]).map_err(|_| libc::EINVAL)?;
+            let base = self.base(pid, libc::AT_FDCWD as i64, &path)?;
+            let target = sys::openat(Some(base.as_fd()), &path, libc::O_PATH, 0)
+                .map_err(|e| errno_of(&e))?;
+            let st = sys::fstat(target.as_fd()).map_err(|e| errno_of(&e))?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+                return Err(libc::ECONNREFUSED);
+            }
+            let inside = self.scratch_devs.contains(&st.st_dev) || {
+                let link = CString::new(format!(
+                    "/proc/self/fd/{}",
+                    std::os::fd::AsRawFd::as_raw_fd(&target)
+                ))
+                .map_err(|_| libc::EINVAL)?;
+                let real =
+                    sys::readlink(&link).map(|b| PathBuf::from(std::ffi::OsString::from_vec(b)));
+                real.is_ok_and(|r| self.writable.iter().any(|w| r.starts_with(w)))
+            };
+            if !inside {
+                self.blocked.push(format!(
+                    "connecting to the host socket `{}` (outside the writable roots)",
+                    String::from_utf8_lossy(path.to_bytes())
+                ));
+                return Err(libc::EACCES);
+            }
+            // Connect to exactly the inode we checked, through its descriptor.
+            let mut un = Vec::with_capacity(40);
+            un.extend_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+            un.extend_from_slice(
+                format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&target)).as_bytes(),
+            );
+            un.push(0);
+            raw = un;
+            keep = Some(target);
+        }
+        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+            return Err(libc::ESRCH);
+        }
+        Ok(Reply::DeferredValue(Box::new(move || {
+            let r = sys::connect_raw(sock.as_fd(), &raw)
+                .map(|()| 0)
+                .map_err(|e| errno_of(&e));
+            drop(keep);
+            r
+        })))
     }
 
     fn with_umask<T>(&self, pid: libc::pid_t, f: impl FnOnce() -> T) -> T {

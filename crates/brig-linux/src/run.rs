@@ -460,8 +460,14 @@ fn supervise(
             rep.line("layer", Layer::Seccomp.as_str());
             rep.line("layer", Layer::CreateGuard.as_str());
             Some(
-                Guard::new(l, plan.protected_names.clone(), plan.git, scratch)
-                    .map_err(|e| format!("guard: {e}"))?,
+                Guard::new(
+                    l,
+                    plan.protected_names.clone(),
+                    plan.git,
+                    scratch,
+                    plan.writable_roots.clone(),
+                )
+                .map_err(|e| format!("guard: {e}"))?,
             )
         }
         None => None,

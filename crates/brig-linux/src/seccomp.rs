@@ -179,6 +179,7 @@ syscall_table! {
     clock_adjtime:      Some(305), Some(266);
     clock_settime:      Some(227), Some(112);
     clone:              Some(56),  Some(220);
+    connect:            Some(42),  Some(203);
     clone3:             Some(435), Some(435);
     creat:              Some(85),  None;
     delete_module:      Some(176), Some(106);
@@ -503,6 +504,13 @@ const CREATE_GUARD_RULES: &[Rule] = &[
             arg: 2,
             mask: O_CREAT,
         },
+        then: Action::Notify,
+    },
+    // connect: the supervisor checks where a path-named AF_UNIX socket lives (host daemons such
+    // as docker.sock, credential caches) and connects on the caller's behalf.
+    Rule {
+        sys: Sys::connect,
+        when: When::Always,
         then: Action::Notify,
     },
     // openat2's flags are in a struct BPF cannot read; ENOSYS makes libcs fall back to openat.
@@ -1166,13 +1174,14 @@ mod tests {
                 Sys::renameat,
                 Sys::renameat2,
                 Sys::creat,
+                Sys::connect,
             ]
             .into_iter()
             .filter(|s| s.nr(arch).is_some())
             .collect();
             let expected = match arch {
-                Arch::X86_64 => 12,
-                Arch::Aarch64 => 6,
+                Arch::X86_64 => 13,
+                Arch::Aarch64 => 7,
             };
             assert_eq!(guarded.len(), expected);
             for sys in guarded {
@@ -1327,6 +1336,7 @@ mod tests {
             (Sys::open_tree, libc::SYS_open_tree),
             (Sys::openat, libc::SYS_openat),
             (Sys::openat2, libc::SYS_openat2),
+            (Sys::connect, libc::SYS_connect),
             (Sys::perf_event_open, libc::SYS_perf_event_open),
             (Sys::personality, libc::SYS_personality),
             (Sys::pidfd_getfd, libc::SYS_pidfd_getfd),

@@ -186,7 +186,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut seen = std::collections::BTreeSet::new();
     for b in &outcome.blocked_creates {
         if seen.insert(b.clone()) && seen.len() <= 20 {
-            eprintln!("brig: denied {b} inside a writable root (see `brig policy explain`)");
+            eprintln!("brig: denied {b} (see `brig policy explain`)");
         }
     }
     let status = outcome.exit.as_status();

@@ -771,7 +771,14 @@ pub fn read_dir_fd(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, EntryKind)>>
     loop {
         // SAFETY: `buf` is writable for `buf.len()` bytes; the kernel writes whole
         // `linux_dirent64` records into it and returns how many bytes it used.
-        let n = unsafe { libc::syscall(libc::SYS_getdents64, dir.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
         let n = check_long(n)? as usize;
         if n == 0 {
             return Ok(out);
@@ -785,7 +792,10 @@ pub fn read_dir_fd(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, EntryKind)>>
             }
             let dtype = buf[off + 18];
             let name_bytes = &buf[off + 19..off + reclen];
-            let len = name_bytes.iter().position(|&b| b == 0).unwrap_or(name_bytes.len());
+            let len = name_bytes
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(name_bytes.len());
             let name = &name_bytes[..len];
             off += reclen;
             if name == b"." || name == b".." {
@@ -847,4 +857,22 @@ pub fn landlock_abi() -> i32 {
     } else {
         v as i32
     }
+}
+
+/// A duplicate of descriptor `fd` of process `pid` (pidfd_open + pidfd_getfd, close-on-exec).
+pub fn take_fd(pid: libc::pid_t, fd: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags, no pointers.
+    let pidfd = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: pidfd_getfd takes an open pidfd, a descriptor number and flags (0: the result is
+    // close-on-exec).
+    owned(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })
+}
+
+/// connect(2) of socket `sock` to the raw socket address `addr`.
+pub fn connect_raw(sock: BorrowedFd<'_>, addr: &[u8]) -> io::Result<()> {
+    let len = libc::socklen_t::try_from(addr.len())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `addr` is a readable buffer of `len` bytes holding a socket address; the kernel
+    // copies it and validates its family and length.
+    check(unsafe { libc::connect(sock.as_raw_fd(), addr.as_ptr().cast(), len) }).map(drop)
 }
