@@ -135,10 +135,11 @@ impl Guard {
         let a = n.args;
         let pid = n.pid as libc::pid_t;
         let nr = n.nr;
-        let at = libc::AT_FDCWD as i64;
         let i = |x: u64| x as u32 as i32;
         #[cfg(target_arch = "x86_64")]
         {
+            // The legacy calls work relative to the current directory.
+            let at = libc::AT_FDCWD as i64;
             if nr == libc::SYS_mkdir {
                 return self.mkdir(n, pid, at, a[0], i(a[1]));
             }
