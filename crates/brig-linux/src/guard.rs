@@ -272,19 +272,7 @@ impl Guard {
             return Err(libc::ENOENT);
         }
         let base = self.base(pid, dirfd, &path)?;
-        let trimmed = {
-            let mut b = bytes;
-            while b.len() > 1 && b.ends_with(b"/") {
-                b = &b[..b.len() - 1];
-            }
-            b
-        };
-        let (dir, name): (&[u8], &[u8]) = match trimmed.iter().rposition(|&c| c == b'/') {
-            Some(0) => (b"/", &trimmed[1..]),
-            Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
-            None => (b".", trimmed),
-        };
-        let name = if name.is_empty() { b"." as &[u8] } else { name };
+        let (dir, name) = split_path(bytes);
         let dir_c = CString::new(dir).map_err(|_| libc::EINVAL)?;
         let parent = sys::openat(
             Some(base.as_fd()),
@@ -650,9 +638,53 @@ fn open_existing(
     }
 }
 
+/// Splits a path into the part the kernel resolves as directories and the final component, as
+/// path resolution does: trailing slashes belong to the final component, a bare final `/` or
+/// empty name means the directory itself (`.`).
+fn split_path(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let mut trimmed = bytes;
+    while trimmed.len() > 1 && trimmed.ends_with(b"/") {
+        trimmed = &trimmed[..trimmed.len() - 1];
+    }
+    let (dir, name): (&[u8], &[u8]) = match trimmed.iter().rposition(|&c| c == b'/') {
+        Some(0) => (b"/", &trimmed[1..]),
+        Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
+        None => (b".", trimmed),
+    };
+    (dir, if name.is_empty() { b"." } else { name })
+}
+
 /// The umask of process `pid`, from `/proc/PID/status`.
 fn target_umask(pid: libc::pid_t) -> Option<libc::mode_t> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = s.lines().find(|l| l.starts_with("Umask:"))?;
     libc::mode_t::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path;
+
+    #[test]
+    fn paths_split_like_the_kernel_resolves_them() {
+        let cases: &[(&[u8], &[u8], &[u8])] = &[
+            (b".envrc", b".", b".envrc"),
+            (b"sub/.git", b"sub", b".git"),
+            (b"sub/.git/", b"sub", b".git"),
+            (b"sub/.git//", b"sub", b".git"),
+            (b"/abs/dir/.vscode", b"/abs/dir", b".vscode"),
+            (b"/.mcp.json", b"/", b".mcp.json"),
+            (b"/", b"/", b"."),
+            (b"a//b", b"a/", b"b"),
+            (b"..", b".", b".."),
+        ];
+        for (path, dir, name) in cases {
+            assert_eq!(
+                split_path(path),
+                (*dir, *name),
+                "{}",
+                String::from_utf8_lossy(path)
+            );
+        }
+    }
 }
