@@ -33,6 +33,7 @@ pub struct Guard {
     git: GitAccess,
     scratch_devs: Vec<u64>,
     writable: Vec<PathBuf>,
+    proc_dev: u64,
     root: OwnedFd,
     /// Refused attempts (path as given by the command), in order.
     pub blocked: Vec<String>,
@@ -74,6 +75,10 @@ impl Guard {
             git,
             scratch_devs,
             writable,
+            proc_dev: sys::fstat(
+                sys::openat(None, c"/proc", libc::O_PATH | libc::O_DIRECTORY, 0)?.as_fd(),
+            )?
+            .st_dev,
             root: sys::open_root()?,
             blocked: Vec::new(),
         })
@@ -267,10 +272,15 @@ impl Guard {
     /// Resolves everything but the final component, as the kernel would.
     fn target(&self, pid: libc::pid_t, dirfd: i64, addr: u64) -> Result<Target, i32> {
         let path = self.read_path(pid, addr)?;
-        let bytes = path.to_bytes();
+        self.target_path(pid, dirfd, path.to_bytes())
+    }
+
+    /// Resolves `bytes` as the target would: everything but the final component.
+    fn target_path(&self, pid: libc::pid_t, dirfd: i64, bytes: &[u8]) -> Result<Target, i32> {
         if bytes.is_empty() {
             return Err(libc::ENOENT);
         }
+        let path = CString::new(bytes).map_err(|_| libc::EINVAL)?;
         let base = self.base(pid, dirfd, &path)?;
         let (dir, name) = split_path(bytes);
         let dir_c = CString::new(dir).map_err(|_| libc::EINVAL)?;
@@ -281,11 +291,45 @@ impl Guard {
             0,
         )
         .map_err(|e| errno_of(&e))?;
+        let parent = self.as_target_proc(parent, pid)?;
         Ok(Target {
             parent,
             name: CString::new(name).map_err(|_| libc::EINVAL)?,
             shown: String::from_utf8_lossy(bytes).into_owned(),
         })
+    }
+
+    /// `/proc/self` (and `/dev/fd`, `/dev/stdout`, ... which lead there) resolved in this
+    /// supervisor means the supervisor's own `/proc/1`: its environment and the descriptors
+    /// that talk to brig. A parent directory that lands there is re-resolved under the
+    /// target's own `/proc/PID`; one that lands in another process's `/proc` directory is
+    /// refused. The guard never lends the target more than the target itself could reach.
+    fn as_target_proc(&self, parent: OwnedFd, pid: libc::pid_t) -> Result<OwnedFd, i32> {
+        let st = sys::fstat(parent.as_fd()).map_err(|e| errno_of(&e))?;
+        if st.st_dev != self.proc_dev {
+            return Ok(parent);
+        }
+        let where_ = fd_path(&parent)?;
+        let Some(rest) = where_.strip_prefix(b"/proc/") else {
+            return Ok(parent);
+        };
+        let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+        let Ok(n) = std::str::from_utf8(&rest[..end])
+            .unwrap_or("x")
+            .parse::<libc::pid_t>()
+        else {
+            return Ok(parent);
+        };
+        if n == pid || Some(n) == tgid_of(pid) {
+            return Ok(parent);
+        }
+        if n as u32 != std::process::id() {
+            return Err(libc::EACCES);
+        }
+        let mut mine = format!("/proc/{pid}").into_bytes();
+        mine.extend_from_slice(&rest[end..]);
+        let c = CString::new(mine).map_err(|_| libc::EINVAL)?;
+        sys::openat(None, &c, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(|e| errno_of(&e))
     }
 
     /// Whether creating `t` must be refused.
@@ -379,8 +423,8 @@ impl Guard {
             let bytes = &raw[2..];
             let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
             let path = CString::new(&bytes[..end]).map_err(|_| libc::EINVAL)?;
-            let base = self.base(pid, libc::AT_FDCWD as i64, &path)?;
-            let target = sys::openat(Some(base.as_fd()), &path, libc::O_PATH, 0)
+            let t = self.target_path(pid, libc::AT_FDCWD as i64, path.to_bytes())?;
+            let target = sys::openat(Some(t.parent.as_fd()), &t.name, libc::O_PATH, 0)
                 .map_err(|e| errno_of(&e))?;
             let st = sys::fstat(target.as_fd()).map_err(|e| errno_of(&e))?;
             if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
@@ -565,38 +609,55 @@ impl Guard {
         flags: i32,
         mode: i32,
     ) -> Result<Reply, i32> {
-        let t = self.target(pid, dirfd, path)?;
+        let mut t = self.target(pid, dirfd, path)?;
         let cloexec = flags & libc::O_CLOEXEC != 0;
         let excl = flags & libc::O_EXCL != 0;
         let nofollow = flags & libc::O_NOFOLLOW != 0;
-        if !excl {
-            if let Ok(st) = sys::lstatat(t.parent.as_fd(), &t.name) {
-                let kind = sys::kind_of_mode(st.st_mode);
-                if kind == EntryKind::Symlink && !nofollow {
-                    // An existing symlink: open what it points to, without creating anything.
-                    let target = sys::openat(Some(t.parent.as_fd()), &t.name, libc::O_PATH, 0);
-                    let target = match target {
-                        Ok(fd) => sys::fstat(fd.as_fd()).map_err(|e| errno_of(&e))?,
-                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                            self.blocked
-                                .push(format!("creating `{}` through a dangling symlink", t.shown));
-                            return Err(libc::EACCES);
-                        }
-                        Err(e) => return Err(errno_of(&e)),
-                    };
-                    if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-                        return Err(libc::ESRCH);
-                    }
-                    return Ok(open_existing(t, flags, cloexec, target.st_mode, false));
+        let mut hops = 0;
+        while !excl {
+            let Ok(st) = sys::lstatat(t.parent.as_fd(), &t.name) else {
+                break;
+            };
+            let kind = sys::kind_of_mode(st.st_mode);
+            let on_proc = sys::fstat(t.parent.as_fd())
+                .map(|p| p.st_dev == self.proc_dev)
+                .unwrap_or(false);
+            if kind == EntryKind::Symlink && !nofollow && on_proc {
+                // A /proc magic link of the target's own (e.g. /dev/stderr → /proc/self/fd/2):
+                // only the kernel can follow it; the parent is already the target's.
+                if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+                    return Err(libc::ESRCH);
                 }
-                if kind == EntryKind::Other {
-                    // An existing fifo, device or socket: nothing is created; the open may block.
-                    if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-                        return Err(libc::ESRCH);
-                    }
-                    return Ok(open_existing(t, flags, cloexec, st.st_mode, true));
-                }
+                return Ok(open_existing(t, flags, cloexec, 0, false));
             }
+            if kind == EntryKind::Symlink && !nofollow {
+                // Follow it ourselves, so that the name finally created is the one we check.
+                hops += 1;
+                if hops > 40 {
+                    return Err(libc::ELOOP);
+                }
+                let text = sys::readlinkat(t.parent.as_fd(), &t.name).map_err(|e| errno_of(&e))?;
+                let next = if text.first() == Some(&b'/') {
+                    text
+                } else {
+                    let mut p = fd_path(&t.parent)?;
+                    p.push(b'/');
+                    p.extend_from_slice(&text);
+                    p
+                };
+                let shown = t.shown.clone();
+                t = self.target_path(pid, libc::AT_FDCWD as i64, &next)?;
+                t.shown = format!("{shown} -> {}", String::from_utf8_lossy(&next));
+                continue;
+            }
+            if kind == EntryKind::Other {
+                // An existing fifo, device or socket: nothing is created; the open may block.
+                if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+                    return Err(libc::ESRCH);
+                }
+                return Ok(open_existing(t, flags, cloexec, st.st_mode, true));
+            }
+            break;
         }
         self.check(n, &[&t])?;
         // O_NOFOLLOW: if the name became a symlink since we looked, fail instead of following.
@@ -636,6 +697,24 @@ fn open_existing(
     } else {
         Reply::Deferred(Box::new(run), cloexec)
     }
+}
+
+/// The path of an open descriptor, as the kernel names it.
+fn fd_path(fd: &OwnedFd) -> Result<Vec<u8>, i32> {
+    let link = CString::new(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(fd)
+    ))
+    .map_err(|_| libc::EINVAL)?;
+    sys::readlink(&link).map_err(|e| errno_of(&e))
+}
+
+/// The thread-group id of thread `tid`.
+fn tgid_of(tid: libc::pid_t) -> Option<libc::pid_t> {
+    let s = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Splits a path into the part the kernel resolves as directories and the final component, as

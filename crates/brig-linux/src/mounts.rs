@@ -22,7 +22,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-use brig_policy::{EnforcementPlan, NetworkMode};
+use brig_policy::{EnforcementPlan, Mode, NetworkMode};
 
 use crate::sys::{self, cstr, EntryKind};
 use crate::walk::{self, Protected};
@@ -181,6 +181,29 @@ pub fn setup(plan: &EnforcementPlan) -> Result<Mounted, MountError> {
             });
         }
         writable.push((r.clone(), ctx(clone_tree(&fd), "copy writable root", r)?));
+    }
+    // In read-only mode the workspace is still the command's world: when it lives under a path
+    // the private scratch space covers (/tmp, /var/tmp), it is bound back read-only.
+    if plan.mode == Mode::ReadOnly
+        && ["/tmp", "/var/tmp"]
+            .iter()
+            .any(|b| plan.workspace.starts_with(b))
+    {
+        let w = &plan.workspace;
+        let fd = ctx(open_nofollow(w), "open workspace", w)?;
+        let tree = ctx(clone_tree(&fd), "copy workspace", w)?;
+        ctx(
+            sys::mount_setattr(
+                tree.as_fd(),
+                c"",
+                true,
+                sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID,
+                0,
+            ),
+            "make workspace read-only",
+            w,
+        )?;
+        writable.push((w.clone(), tree));
     }
 
     // Devices to keep, also taken before /dev is replaced.

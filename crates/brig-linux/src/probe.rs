@@ -117,7 +117,7 @@ pub fn probe() -> Capabilities {
         available: cg_ok,
         detail: cg_detail,
         fix: (!cg_ok).then(|| {
-            "resource limits fall back to rlimits: boot with systemd.unified_cgroup_hierarchy=1, or run under `systemd-run --user --scope -p Delegate=yes`".to_string()
+            "not used yet (resource limits are a later feature); they will need a delegated cgroup v2 subtree: boot with systemd.unified_cgroup_hierarchy=1, or run under `systemd-run --user --scope -p Delegate=yes`".to_string()
         }),
     });
 

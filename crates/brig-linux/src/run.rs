@@ -48,6 +48,10 @@ pub enum RunError {
         /// How to fix it.
         fix: &'static str,
     },
+    /// A kernel feature the plan needs turned out to be missing while the sandbox was being
+    /// set up (fail closed).
+    #[error("{0}")]
+    Missing(String),
     /// Setting up the sandbox failed after it started.
     #[error("sandbox setup failed: {0}")]
     Setup(String),
@@ -63,6 +67,9 @@ pub enum RunError {
     #[error("{0}: {1}")]
     Os(&'static str, io::Error),
 }
+
+/// Prefix of a setup error that means "this kernel lacks a feature" (reported as unavailable).
+const MISSING: &str = "\u{0}missing:";
 
 /// What the command should see as its temp dir.
 const TMP: &str = "/tmp";
@@ -215,7 +222,7 @@ fn unavailable_userns(e: io::Error) -> RunError {
         what: "user namespaces",
         detail: format!("clone(CLONE_NEWUSER) failed: {e}"),
         fix: if restricted {
-            "AppArmor restricts unprivileged user namespaces: run `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0` or install an AppArmor profile for brig (see docs/troubleshooting.md)"
+            "AppArmor restricts unprivileged user namespaces: run `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0` or install an AppArmor profile for brig (see docs/linux.md#hosts-without-user-namespaces)"
         } else {
             "enable them with `sudo sysctl user.max_user_namespaces=15000` (and kernel.unprivileged_userns_clone=1 on Debian kernels); inside a container, allow the unshare/clone syscalls"
         },
@@ -268,6 +275,7 @@ fn parent_main(init: libc::pid_t, report: OwnedFd, sigfd: &OwnedFd) -> Result<Ou
                 }
             }
             "setup" => return Err(RunError::Setup(rest.to_string())),
+            "unavailable" => return Err(RunError::Missing(rest.to_string())),
             "trace" => eprintln!("brig: trace: {rest}"),
             "execerr" => {
                 let errno: i32 = rest.parse().unwrap_or(libc::ENOENT);
@@ -353,7 +361,10 @@ fn init_main(
             }
         }
         Err(e) => {
-            rep.line("setup", &e);
+            match e.strip_prefix(MISSING) {
+                Some(m) => rep.line("unavailable", m),
+                None => rep.line("setup", &e),
+            }
             1
         }
     }
@@ -383,8 +394,18 @@ fn init_setup(
     };
     sys::set_parent_death_signal(libc::SIGKILL).map_err(|e| format!("parent-death signal: {e}"))?;
     write_id_maps(uid, gid).map_err(|e| format!("writing the user namespace id maps: {e}"))?;
+    // PID 1 is a copy of brig: its environment is unfiltered and its descriptors talk to brig.
+    // Non-dumpable, its /proc/1/{environ,fd,mem} are closed to the command (which never gets
+    // CAP_SYS_PTRACE), so it can neither read host secrets there nor forge reports.
+    sys::set_non_dumpable().map_err(|e| format!("making the supervisor non-dumpable: {e}"))?;
     trace("id maps");
-    let mounted = mounts::setup(plan).map_err(|e| e.to_string())?;
+    let mounted = mounts::setup(plan).map_err(|e| {
+        if matches!(e.source.raw_os_error(), Some(libc::ENOSYS)) {
+            format!("{MISSING}the new mount API (open_tree/move_mount/mount_setattr, Linux 5.12+) is not available: {e}")
+        } else {
+            e.to_string()
+        }
+    })?;
     trace("mounts");
     sys::sethostname(b"brig").map_err(|e| format!("sethostname: {e}"))?;
     let mut layers = vec![
@@ -413,7 +434,10 @@ fn init_setup(
     for fd in 0..3 {
         files.push(PathBuf::from(format!("/proc/self/fd/{fd}")));
     }
-    landlock_rules::restrict(&dirs, &files, &mounted.hidden).map_err(|e| e.to_string())?;
+    landlock_rules::restrict(&dirs, &files, &mounted.hidden).map_err(|e| match e {
+        landlock_rules::LandlockError::NotEnforced => format!("{MISSING}{e}"),
+        other => other.to_string(),
+    })?;
     layers.push(Layer::Landlock);
     trace("landlock");
     Ok((mounted.scratch_devs, layers))
@@ -521,7 +545,18 @@ fn supervise(
                                 rep.line("execerr", &errno.to_string());
                             } else {
                                 let err = io::Error::from_raw_os_error(errno);
-                                rep.line("setup", &format!("{}: {err}", Stage::describe(msg[4])));
+                                let missing = msg[4] == Stage::Seccomp as u8
+                                    && matches!(
+                                        errno,
+                                        libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP
+                                    );
+                                let kind = if missing { "unavailable" } else { "setup" };
+                                let fix = if missing {
+                                    " (seccomp user notification needs Linux 5.14+)"
+                                } else {
+                                    ""
+                                };
+                                rep.line(kind, &format!("{}: {err}{fix}", Stage::describe(msg[4])));
                             }
                         } else if libc::WIFSIGNALED(status) {
                             rep.line("signal", &libc::WTERMSIG(status).to_string());

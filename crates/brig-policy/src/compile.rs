@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::defaults;
 use crate::env::filter_env;
-use crate::plan::{EnforcementPlan, Mode};
+use crate::plan::{EnforcementPlan, Mode, NetworkMode};
 use crate::resolve::Policy;
 
 /// What the policy needs to know about the host, gathered outside this crate.
@@ -132,9 +132,15 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
     }
 
     let env = filter_env(&host.env, &policy.env_pass, &policy.env_deny);
+    // read-only means inspect only: no network, whatever the network setting says.
+    let network = if policy.mode == Mode::ReadOnly {
+        NetworkMode::Off
+    } else {
+        policy.network
+    };
     Ok(EnforcementPlan {
         mode: policy.mode,
-        network: policy.network,
+        network,
         workspace,
         cwd,
         writable_roots,
@@ -373,6 +379,21 @@ mod tests {
                 ..default
             }
         );
+    }
+
+    #[test]
+    fn read_only_means_network_off_even_when_asked_for() {
+        let policy = Policy {
+            mode: Mode::ReadOnly,
+            network: NetworkMode::On,
+            ..Policy::default()
+        };
+        assert_eq!(plan(&policy, &host()).unwrap().network, NetworkMode::Off);
+        let ww = Policy {
+            network: NetworkMode::On,
+            ..Policy::default()
+        };
+        assert_eq!(plan(&ww, &host()).unwrap().network, NetworkMode::On);
     }
 
     #[test]

@@ -281,7 +281,9 @@ pub fn run(plan: &EnforcementPlan, argv: Vec<OsString>) -> Result<Outcome, Error
     {
         use brig_linux::RunError;
         brig_linux::run(plan, &cmd).map_err(|e| match e {
-            RunError::Unavailable { .. } => Error::Unavailable(e.to_string()),
+            RunError::Unavailable { .. } | RunError::Missing(_) => {
+                Error::Unavailable(e.to_string())
+            }
             RunError::Setup(m) => Error::Setup(format!("sandbox setup failed: {m}")),
             RunError::Exec { source, .. } => {
                 let code = match source.raw_os_error() {

@@ -148,10 +148,14 @@ fn main() -> ExitCode {
             if let Some(b) = e.downcast_ref::<Error>() {
                 return fail(b);
             }
-            if e.chain().any(|c| {
+            // A closed pipe on stdout (`brig policy explain | head`) is not an error.
+            let broken = |c: &(dyn std::error::Error + 'static)| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
+                    || c.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+            };
+            if e.chain().any(broken) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("brig: {e:#}");
