@@ -614,7 +614,11 @@ impl Guard {
         let excl = flags & libc::O_EXCL != 0;
         let nofollow = flags & libc::O_NOFOLLOW != 0;
         let mut hops = 0;
-        while !excl {
+        // With O_EXCL the kernel neither follows a final symlink nor opens an existing file.
+        loop {
+            if excl {
+                break;
+            }
             let Ok(st) = sys::lstatat(t.parent.as_fd(), &t.name) else {
                 break;
             };
