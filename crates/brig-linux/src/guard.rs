@@ -370,6 +370,30 @@ impl Guard {
         false
     }
 
+    /// Whether `t` is a directory (outside the scratch space) holding a protected entry.
+    fn moves_protected(&self, t: &Target) -> bool {
+        let Ok(st) = sys::lstatat(t.parent.as_fd(), &t.name) else {
+            return false;
+        };
+        if sys::kind_of_mode(st.st_mode) != EntryKind::Dir || self.scratch_devs.contains(&st.st_dev)
+        {
+            return false;
+        }
+        match sys::openat(
+            Some(t.parent.as_fd()),
+            &t.name,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        ) {
+            // Unreadable or vanished: let the kernel answer the rename itself; on doubt, refuse.
+            Ok(fd) => {
+                crate::walk::contains_protected(fd, std::path::Path::new(&t.shown), &self.protected)
+                    .unwrap_or(true)
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Refuses `t` when protected; also makes sure the target is still waiting (so the pid in
     /// the `/proc` paths we used was not reused).
     fn check(&mut self, n: &notif::Notif, targets: &[&Target]) -> Result<(), i32> {
@@ -589,6 +613,24 @@ impl Guard {
         let new = self.target(pid, newdir, newpath)?;
         // Renaming a protected entry away (and then recreating it) is refused too.
         self.check(n, &[&old, &new])?;
+        // So is moving a directory that holds one: the protected entries found when each
+        // sandbox started must stay where they are, even while another sandbox runs on the
+        // same workspace (its walk could miss an entry moved under its feet). With
+        // RENAME_EXCHANGE both sides move.
+        let exchange = flags & libc::RENAME_EXCHANGE != 0;
+        for side in if exchange {
+            vec![&old, &new]
+        } else {
+            vec![&old]
+        } {
+            if self.moves_protected(side) {
+                self.blocked.push(format!(
+                    "moving `{}`, which contains protected entries",
+                    side.shown
+                ));
+                return Err(libc::EPERM);
+            }
+        }
         sys::renameat2(
             old.parent.as_fd(),
             &old.name,

@@ -49,63 +49,135 @@ fn open_entry(dir: BorrowedFd<'_>, name: &CStr, kind: EntryKind) -> io::Result<O
 }
 
 /// Every protected entry beneath `root` (which must be a directory).
+///
+/// Depth-first with one open descriptor per level (never one per pending directory, which a
+/// wide tree would turn into `EMFILE`); names are only copied for subdirectories and matches.
 pub fn protected_entries(root: &Path, plan: &EnforcementPlan) -> io::Result<Vec<Protected>> {
+    struct Frame {
+        dir: OwnedFd,
+        path: PathBuf,
+        subdirs: Vec<CString>,
+    }
     let mut out = Vec::new();
+    let open_frame =
+        |dir: OwnedFd, path: PathBuf, out: &mut Vec<Protected>| -> io::Result<Option<Frame>> {
+            let mut subdirs = Vec::new();
+            let mut hits: Vec<(CString, EntryKind)> = Vec::new();
+            let listed = sys::for_each_entry(dir.as_fd(), &mut |name, kind| {
+                let protected = match std::str::from_utf8(name.to_bytes()) {
+                    Ok(text) => plan.is_protected_name(text),
+                    Err(_) => plan.is_protected_name(&lossy(name)),
+                };
+                if protected {
+                    hits.push((name.to_owned(), kind));
+                } else if kind == EntryKind::Dir {
+                    subdirs.push(name.to_owned());
+                }
+            });
+            match listed {
+                Ok(()) => {}
+                // A directory we may not read cannot be changed by the command either.
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+            for (name, kind) in hits {
+                protect(dir.as_fd(), &path, &name, kind, plan, out)?;
+            }
+            Ok(Some(Frame { dir, path, subdirs }))
+        };
     let rootfd = sys::openat(
         None,
         &sys::cstr(root)?,
         libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
         0,
     )?;
-    let mut stack = vec![(rootfd, root.to_path_buf())];
-    while let Some((dir, path)) = stack.pop() {
-        let entries = match sys::read_dir_fd(dir.as_fd()) {
-            Ok(e) => e,
-            // A directory we may not read cannot be changed by the command either.
-            Err(e) if e.raw_os_error() == Some(libc::EACCES) => continue,
-            Err(e) => return Err(e),
+    let mut stack: Vec<Frame> = Vec::new();
+    if let Some(f) = open_frame(rootfd, root.to_path_buf(), &mut out)? {
+        stack.push(f);
+    }
+    while let Some(top) = stack.last_mut() {
+        let Some(name) = top.subdirs.pop() else {
+            stack.pop();
+            continue;
         };
-        for (name, kind) in entries {
-            let text = lossy(&name);
-            let child = path.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
-            if plan.is_protected_name(&text) {
-                let is_git = text.eq_ignore_ascii_case(".git");
-                if is_git && kind == EntryKind::Dir && plan.git == GitAccess::LocalCommit {
-                    let gd = open_dir(dir.as_fd(), &name)?;
-                    protect_git_internals(gd.as_fd(), &child, &mut out)?;
-                    if let Ok(wt) = open_dir(gd.as_fd(), c"worktrees") {
-                        for (n, k) in sys::read_dir_fd(wt.as_fd())? {
-                            if k == EntryKind::Dir {
-                                let d = open_dir(wt.as_fd(), &n)?;
-                                let p = child
-                                    .join("worktrees")
-                                    .join(std::ffi::OsStr::from_bytes(n.as_bytes()));
-                                protect_git_internals(d.as_fd(), &p, &mut out)?;
-                            }
-                        }
-                    }
-                    continue;
-                }
-                match open_entry(dir.as_fd(), &name, kind) {
-                    Ok(fd) => out.push(Protected { path: child, fd }),
-                    // A dangling symlink: there is nothing to bind; creating through it is
-                    // refused by the create guard.
-                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                    Err(e) => return Err(e),
-                }
-                continue;
-            }
-            if kind == EntryKind::Dir {
-                match open_dir(dir.as_fd(), &name) {
-                    Ok(fd) => stack.push((fd, child)),
-                    Err(e)
-                        if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::ENOENT)) => {}
-                    Err(e) => return Err(e),
+        let child = top.path.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
+        match open_dir(top.dir.as_fd(), &name) {
+            Ok(fd) => {
+                if let Some(f) = open_frame(fd, child, &mut out)? {
+                    stack.push(f);
                 }
             }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::ENOENT)) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(out)
+}
+
+/// Records one protected entry `name` of `dir` (at `path`).
+fn protect(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    name: &CStr,
+    kind: EntryKind,
+    plan: &EnforcementPlan,
+    out: &mut Vec<Protected>,
+) -> io::Result<()> {
+    let child = path.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    let is_git = name.to_bytes().eq_ignore_ascii_case(b".git");
+    if is_git && kind == EntryKind::Dir && plan.git == GitAccess::LocalCommit {
+        let gd = open_dir(dir, name)?;
+        protect_git_internals(gd.as_fd(), &child, out)?;
+        if let Ok(wt) = open_dir(gd.as_fd(), c"worktrees") {
+            for (n, k) in sys::read_dir_fd(wt.as_fd())? {
+                if k == EntryKind::Dir {
+                    let d = open_dir(wt.as_fd(), &n)?;
+                    let p = child
+                        .join("worktrees")
+                        .join(std::ffi::OsStr::from_bytes(n.as_bytes()));
+                    protect_git_internals(d.as_fd(), &p, out)?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    match open_entry(dir, name, kind) {
+        Ok(fd) => out.push(Protected { path: child, fd }),
+        // A dangling symlink: there is nothing to bind; creating through it is refused by the
+        // create guard.
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Whether the directory `dir` contains a protected entry at any depth (used by the guard
+/// before it renames a directory).
+pub fn contains_protected(dir: OwnedFd, path: &Path, plan_names: &[String]) -> io::Result<bool> {
+    let mut found = false;
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        let mut subdirs = Vec::new();
+        sys::for_each_entry(d.as_fd(), &mut |name, kind| {
+            let text = String::from_utf8_lossy(name.to_bytes());
+            if brig_policy::name_matches(plan_names, &text) {
+                found = true;
+            } else if kind == EntryKind::Dir {
+                subdirs.push(name.to_owned());
+            }
+        })?;
+        if found {
+            return Ok(true);
+        }
+        for n in subdirs {
+            match open_dir(d.as_fd(), &n) {
+                Ok(fd) => stack.push(fd),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            }
+        }
+    }
+    Ok(false)
 }
 
 fn protect_git_internals(

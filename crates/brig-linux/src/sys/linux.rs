@@ -763,11 +763,18 @@ pub enum EntryKind {
     Other,
 }
 
-/// Lists a directory given a descriptor opened for reading at offset 0 (`getdents64`, no
-/// `stat` unless the filesystem does not report the entry type). `.` and `..` are skipped.
+/// Lists a directory given a descriptor opened for reading at offset 0. `.` and `..` are
+/// skipped.
 pub fn read_dir_fd(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, EntryKind)>> {
-    let mut buf = vec![0u8; 32 * 1024];
     let mut out = Vec::new();
+    for_each_entry(dir, &mut |name, kind| out.push((name.to_owned(), kind)))?;
+    Ok(out)
+}
+
+/// Calls `f` for every entry of a directory opened for reading at offset 0 (`getdents64`, no
+/// `stat` unless the filesystem does not report the entry type). `.` and `..` are skipped.
+pub fn for_each_entry(dir: BorrowedFd<'_>, f: &mut dyn FnMut(&CStr, EntryKind)) -> io::Result<()> {
+    let mut buf = vec![0u8; 32 * 1024];
     loop {
         // SAFETY: `buf` is writable for `buf.len()` bytes; the kernel writes whole
         // `linux_dirent64` records into it and returns how many bytes it used.
@@ -781,7 +788,7 @@ pub fn read_dir_fd(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, EntryKind)>>
         };
         let n = check_long(n)? as usize;
         if n == 0 {
-            return Ok(out);
+            return Ok(());
         }
         let mut off = 0;
         while off + 19 < n {
@@ -791,28 +798,25 @@ pub fn read_dir_fd(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, EntryKind)>>
                 return Err(io::Error::from_raw_os_error(libc::EIO));
             }
             let dtype = buf[off + 18];
-            let name_bytes = &buf[off + 19..off + reclen];
-            let len = name_bytes
-                .iter()
-                .position(|&b| b == 0)
-                .unwrap_or(name_bytes.len());
-            let name = &name_bytes[..len];
+            let record = &buf[off + 19..off + reclen];
             off += reclen;
-            if name == b"." || name == b".." {
+            let Ok(name) = CStr::from_bytes_until_nul(record) else {
+                return Err(io::Error::from_raw_os_error(libc::EIO));
+            };
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
             }
-            let name = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EIO))?;
             let kind = match dtype {
                 libc::DT_DIR => EntryKind::Dir,
                 libc::DT_LNK => EntryKind::Symlink,
                 libc::DT_REG => EntryKind::File,
-                libc::DT_UNKNOWN => match lstatat(dir, &name) {
+                libc::DT_UNKNOWN => match lstatat(dir, name) {
                     Ok(st) => kind_of_mode(st.st_mode),
                     Err(_) => EntryKind::Other,
                 },
                 _ => EntryKind::Other,
             };
-            out.push((name, kind));
+            f(name, kind);
         }
     }
 }
