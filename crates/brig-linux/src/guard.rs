@@ -33,6 +33,8 @@ pub struct Guard {
     git: GitAccess,
     scratch_devs: Vec<u64>,
     writable: Vec<PathBuf>,
+    /// Paths that must not be created (missing targets of `.git` pointer files).
+    reserved: Vec<PathBuf>,
     proc_dev: u64,
     root: OwnedFd,
     /// Refused attempts (path as given by the command), in order.
@@ -68,6 +70,7 @@ impl Guard {
         git: GitAccess,
         scratch_devs: Vec<u64>,
         writable: Vec<PathBuf>,
+        reserved: Vec<PathBuf>,
     ) -> io::Result<Guard> {
         Ok(Guard {
             listener,
@@ -75,6 +78,7 @@ impl Guard {
             git,
             scratch_devs,
             writable,
+            reserved,
             proc_dev: sys::fstat(
                 sys::openat(None, c"/proc", libc::O_PATH | libc::O_DIRECTORY, 0)?.as_fd(),
             )?
@@ -205,6 +209,9 @@ impl Guard {
         if nr == 38 {
             // renameat (missing from libc's aarch64 list).
             return self.rename(n, pid, fd(a[0]), a[1], fd(a[2]), a[3], 0);
+        }
+        if nr == libc::SYS_bind {
+            return self.bind(n, pid, i(a[0]), a[1], a[2]);
         }
         if nr == libc::SYS_connect {
             return self.connect(n, pid, i(a[0]), a[1], a[2]);
@@ -345,6 +352,16 @@ impl Guard {
         }
         if name_matches(&self.protected, &name) {
             return true;
+        }
+        if !self.reserved.is_empty() {
+            if let Ok(mut p) = fd_path(&t.parent) {
+                p.push(b'/');
+                p.extend_from_slice(t.name.to_bytes());
+                let p = PathBuf::from(std::ffi::OsString::from_vec(p));
+                if self.reserved.iter().any(|r| *r == p) {
+                    return true;
+                }
+            }
         }
         if self.git == GitAccess::LocalCommit {
             // Inside a git directory, hooks, config and info stay protected.
@@ -491,6 +508,66 @@ impl Guard {
             drop(keep);
             r
         })))
+    }
+
+    /// `bind`: a path-named `AF_UNIX` socket creates a file, so its name is checked like any
+    /// other creation, and the bind is done here on a duplicate of the caller's socket, in the
+    /// parent directory we resolved and checked.
+    fn bind(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        sockfd: i32,
+        addr: u64,
+        len: u64,
+    ) -> Result<Reply, i32> {
+        if addr == 0 {
+            return Err(libc::EFAULT);
+        }
+        if len > 4096 {
+            return Err(libc::EINVAL);
+        }
+        let mut raw = vec![0u8; len as usize];
+        let got = sys::read_process_memory(pid, addr, &mut raw).map_err(|_| libc::EFAULT)?;
+        if got != raw.len() {
+            return Err(libc::EFAULT);
+        }
+        let sock = sys::take_fd(pid, sockfd).map_err(|e| errno_of(&e))?;
+        let family = if raw.len() >= 2 {
+            u16::from_ne_bytes([raw[0], raw[1]])
+        } else {
+            0
+        };
+        if family == libc::AF_UNIX as u16 && raw.len() > 2 && raw[2] != 0 {
+            let bytes = &raw[2..];
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            let t = self.target_path(pid, libc::AT_FDCWD as i64, &bytes[..end])?;
+            self.check(n, &[&t])?;
+            let mut un = Vec::with_capacity(110);
+            un.extend_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+            un.extend_from_slice(
+                format!(
+                    "/proc/self/fd/{}/",
+                    std::os::fd::AsRawFd::as_raw_fd(&t.parent)
+                )
+                .as_bytes(),
+            );
+            un.extend_from_slice(t.name.to_bytes());
+            if un.len() >= 2 + 108 {
+                return Err(libc::ENAMETOOLONG);
+            }
+            un.push(0);
+            return self
+                .with_umask(pid, || sys::bind_raw(sock.as_fd(), &un))
+                .map(|()| Reply::Value(0))
+                .map_err(|e| errno_of(&e));
+        }
+        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+            return Err(libc::ESRCH);
+        }
+        sys::bind_raw(sock.as_fd(), &raw)
+            .map(|()| Reply::Value(0))
+            .map_err(|e| errno_of(&e))
     }
 
     fn with_umask<T>(&self, pid: libc::pid_t, f: impl FnOnce() -> T) -> T {

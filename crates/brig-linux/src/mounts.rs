@@ -70,6 +70,9 @@ pub struct Mounted {
     pub scratch_devs: Vec<u64>,
     /// Protected entries that were bound read-only.
     pub protected: Vec<PathBuf>,
+    /// Paths that must not come into existence during the run (git directories named by a
+    /// `.git` pointer file that do not exist yet); the create guard refuses them.
+    pub reserved: Vec<PathBuf>,
     /// Canonical paths of the secrets that exist and were hidden (for Landlock's read rules).
     pub hidden: Vec<PathBuf>,
 }
@@ -303,12 +306,14 @@ pub fn setup(plan: &EnforcementPlan) -> Result<Mounted, MountError> {
     }
     // Git directories named by `.git` pointer files; bound after the walk so that nothing
     // inside them is re-bound writable.
-    for path in walk::pointer_targets(&mounted.protected, &roots) {
+    let (targets, missing) = walk::pointer_targets(&mounted.protected, &roots);
+    for path in targets {
         if let Ok(fd) = open_follow(&path) {
             ctx(bind_readonly(&fd), "bind git directory read-only", &path)?;
             mounted.protected.push(path);
         }
     }
+    mounted.reserved = missing;
 
     // Secrets.
     let mask = ctx(Mask::new(), "create the secret mask", root)?;

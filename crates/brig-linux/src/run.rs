@@ -71,6 +71,12 @@ pub enum RunError {
 /// Prefix of a setup error that means "this kernel lacks a feature" (reported as unavailable).
 const MISSING: &str = "\u{0}missing:";
 
+/// What init's setup hands to the guard.
+struct Scratch {
+    devs: Vec<u64>,
+    reserved: Vec<PathBuf>,
+}
+
 /// What the command should see as its temp dir.
 const TMP: &str = "/tmp";
 
@@ -382,7 +388,7 @@ fn init_setup(
     uid: libc::uid_t,
     gid: libc::gid_t,
     rep: &Reporter<'_>,
-) -> Result<(Vec<u64>, Vec<Layer>), String> {
+) -> Result<(Scratch, Vec<Layer>), String> {
     let start = std::time::Instant::now();
     let trace = |what: &str| {
         if std::env::var_os("BRIG_TRACE_STARTUP").is_some() {
@@ -440,13 +446,19 @@ fn init_setup(
     })?;
     layers.push(Layer::Landlock);
     trace("landlock");
-    Ok((mounted.scratch_devs, layers))
+    Ok((
+        Scratch {
+            devs: mounted.scratch_devs,
+            reserved: mounted.reserved,
+        },
+        layers,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn supervise(
     plan: &EnforcementPlan,
-    scratch: Vec<u64>,
+    scratch: Scratch,
     rep: &Reporter<'_>,
     alive_r: OwnedFd,
     filter: Vec<libc::sock_filter>,
@@ -488,8 +500,9 @@ fn supervise(
                     l,
                     plan.protected_names.clone(),
                     plan.git,
-                    scratch,
+                    scratch.devs,
                     plan.writable_roots.clone(),
+                    scratch.reserved,
                 )
                 .map_err(|e| format!("guard: {e}"))?,
             )

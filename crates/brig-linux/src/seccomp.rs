@@ -178,6 +178,7 @@ syscall_table! {
     chroot:             Some(161), Some(51);
     clock_adjtime:      Some(305), Some(266);
     clock_settime:      Some(227), Some(112);
+    bind:               Some(49),  Some(200);
     clone:              Some(56),  Some(220);
     connect:            Some(42),  Some(203);
     clone3:             Some(435), Some(435);
@@ -504,6 +505,12 @@ const CREATE_GUARD_RULES: &[Rule] = &[
             arg: 2,
             mask: O_CREAT,
         },
+        then: Action::Notify,
+    },
+    // bind: a path-named AF_UNIX socket is a new file; the supervisor checks its name.
+    Rule {
+        sys: Sys::bind,
+        when: When::Always,
         then: Action::Notify,
     },
     // connect: the supervisor checks where a path-named AF_UNIX socket lives (host daemons such
@@ -1175,13 +1182,14 @@ mod tests {
                 Sys::renameat2,
                 Sys::creat,
                 Sys::connect,
+                Sys::bind,
             ]
             .into_iter()
             .filter(|s| s.nr(arch).is_some())
             .collect();
             let expected = match arch {
-                Arch::X86_64 => 13,
-                Arch::Aarch64 => 7,
+                Arch::X86_64 => 14,
+                Arch::Aarch64 => 8,
             };
             assert_eq!(guarded.len(), expected);
             for sys in guarded {
@@ -1337,6 +1345,7 @@ mod tests {
             (Sys::openat, libc::SYS_openat),
             (Sys::openat2, libc::SYS_openat2),
             (Sys::connect, libc::SYS_connect),
+            (Sys::bind, libc::SYS_bind),
             (Sys::perf_event_open, libc::SYS_perf_event_open),
             (Sys::personality, libc::SYS_personality),
             (Sys::pidfd_getfd, libc::SYS_pidfd_getfd),

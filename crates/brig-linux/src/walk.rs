@@ -200,9 +200,14 @@ fn protect_git_internals(
 }
 
 /// Git directories named by `.git` pointer files (worktrees, submodules) that lie inside a
-/// writable root. The pointer files themselves are already protected (read-only).
-pub fn pointer_targets(protected: &[PathBuf], roots: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
+/// writable root, and the shared repository a worktree's `commondir` names (its config and
+/// hooks are what host-side git runs in that worktree). The pointer files themselves are
+/// already protected. Returns (existing, missing): a missing target must not be created by the
+/// command either, or host-side git would adopt whatever it plants there.
+pub fn pointer_targets(protected: &[PathBuf], roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut existing = Vec::new();
+    let mut missing = Vec::new();
+    let inside = |p: &Path| roots.iter().any(|r| p.starts_with(r));
     for p in protected {
         let is_git_name = p
             .file_name()
@@ -216,14 +221,50 @@ pub fn pointer_targets(protected: &[PathBuf], roots: &[PathBuf]) -> Vec<PathBuf>
         let Some(target) = text.lines().next().and_then(|l| l.strip_prefix("gitdir:")) else {
             continue;
         };
-        let target = Path::new(target.trim());
         let base = p.parent().unwrap_or(Path::new("/"));
-        let Ok(abs) = base.join(target).canonicalize() else {
+        let gitdir = resolve(base, Path::new(target.trim()));
+        if !gitdir.exists() {
+            if inside(&gitdir) {
+                missing.push(gitdir);
+            }
             continue;
-        };
-        if roots.iter().any(|r| abs.starts_with(r)) {
-            out.push(abs);
+        }
+        if inside(&gitdir) {
+            existing.push(gitdir.clone());
+        }
+        if let Ok(common) = std::fs::read_to_string(gitdir.join("commondir")) {
+            let common = resolve(&gitdir, Path::new(common.trim()));
+            if inside(&common) {
+                if common.exists() {
+                    existing.push(common);
+                } else {
+                    missing.push(common);
+                }
+            }
         }
     }
-    out
+    (existing, missing)
+}
+
+/// `rel` against `base`, symlinks resolved as far as the path exists, `..` applied lexically
+/// beyond that.
+fn resolve(base: &Path, rel: &Path) -> PathBuf {
+    let joined = base.join(rel);
+    if let Ok(c) = joined.canonicalize() {
+        return c;
+    }
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    match out.parent().and_then(|p| p.canonicalize().ok()) {
+        Some(parent) => parent.join(out.file_name().unwrap_or_default()),
+        None => out,
+    }
 }

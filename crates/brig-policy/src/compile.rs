@@ -192,6 +192,35 @@ fn deny_read(
         .into_iter()
         .filter(|d| !allowed.contains(d))
         .collect();
+    // The same secrets where the environment moved them (XDG base directories, tool-specific
+    // variables): hiding `~/.config/gh` is no use when `GH_CONFIG_DIR` says it is elsewhere.
+    let env = |name: &str| {
+        host.env
+            .iter()
+            .find(|(k, _)| k.as_os_str() == name)
+            .and_then(|(_, v)| v.to_str())
+            .filter(|v| !v.is_empty())
+    };
+    for (var, prefix) in defaults::XDG_RELOCATIONS {
+        let Some(base) = env(var).map(Path::new).filter(|b| b.is_absolute()) else {
+            continue;
+        };
+        for p in defaults::SECRET_PATHS {
+            if let Some(rest) = p.strip_prefix(prefix) {
+                let moved = normalize(&base.join(rest));
+                if !allowed.contains(&normalize(&home.join(p))) {
+                    out.push(moved);
+                }
+            }
+        }
+    }
+    for var in defaults::SECRET_LOCATION_VARS {
+        let Some(value) = env(var) else { continue };
+        // KUBECONFIG is a list.
+        for part in value.split(':').map(Path::new).filter(|p| p.is_absolute()) {
+            out.push(normalize(part));
+        }
+    }
     for d in &policy.deny_read {
         out.push(expand_path(d, &home, workspace)?);
     }
@@ -379,6 +408,27 @@ mod tests {
                 ..default
             }
         );
+    }
+
+    #[test]
+    fn secrets_follow_the_variables_that_move_them() {
+        let mut h = host();
+        h.env.push(("XDG_CONFIG_HOME".into(), "/home/u/cfg".into()));
+        h.env
+            .push(("KUBECONFIG".into(), "/k/one:/k/two:relative".into()));
+        h.env.push(("GNUPGHOME".into(), "/g".into()));
+        let deny = plan(&Policy::default(), &h).unwrap().deny_read;
+        for p in [
+            "/home/u/cfg/gh",
+            "/home/u/cfg/gcloud",
+            "/k/one",
+            "/k/two",
+            "/g",
+            "/home/u/.config/gh",
+        ] {
+            assert!(deny.contains(&PathBuf::from(p)), "{p} not hidden");
+        }
+        assert!(!deny.iter().any(|d| d.ends_with("relative")));
     }
 
     #[test]

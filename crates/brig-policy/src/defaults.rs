@@ -66,6 +66,33 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".brig*", // .brig.toml: the project policy the agent must not rewrite
 ];
 
+/// Environment variables that move a whole XDG base directory, and the prefix of
+/// [`SECRET_PATHS`] entries they move: `XDG_CONFIG_HOME=/x` puts `.config/gh` at `/x/gh`.
+pub const XDG_RELOCATIONS: &[(&str, &str)] = &[
+    ("XDG_CONFIG_HOME", ".config/"),
+    ("XDG_DATA_HOME", ".local/share/"),
+    ("XDG_CACHE_HOME", ".cache/"),
+    ("XDG_STATE_HOME", ".local/state/"),
+];
+
+/// Environment variables that name where a tool keeps its credentials; their (absolute) values
+/// are hidden too.
+pub const SECRET_LOCATION_VARS: &[&str] = &[
+    "GNUPGHOME",                      // gpg keys and agent sockets
+    "AWS_SHARED_CREDENTIALS_FILE",    // AWS keys
+    "AWS_CONFIG_FILE",                // AWS profiles (may hold credential_process, SSO caches)
+    "KUBECONFIG",                     // cluster credentials (a ':' list)
+    "DOCKER_CONFIG",                  // registry auth (a directory)
+    "GH_CONFIG_DIR",                  // GitHub CLI token
+    "CLOUDSDK_CONFIG",                // gcloud credentials
+    "AZURE_CONFIG_DIR",               // Azure CLI tokens
+    "NPM_CONFIG_USERCONFIG",          // npm auth tokens
+    "NETRC",                          // machine passwords
+    "PASSWORD_STORE_DIR",             // pass
+    "GOOGLE_APPLICATION_CREDENTIALS", // service-account key file
+    "VAULT_CONFIG_PATH",              // Vault token helper config
+];
+
 /// Secret paths, relative to the home directory, that are unreadable in every mode except
 /// `danger-full-access`. Paths that do not exist are still denied (a tool may create them later).
 pub const SECRET_PATHS: &[&str] = &[

@@ -906,3 +906,12 @@ pub fn readlinkat(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Vec<u8>> {
     buf.truncate(n as usize);
     Ok(buf)
 }
+
+/// bind(2) of socket `sock` to the raw socket address `addr`.
+pub fn bind_raw(sock: BorrowedFd<'_>, addr: &[u8]) -> io::Result<()> {
+    let len = libc::socklen_t::try_from(addr.len())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `addr` is a readable buffer of `len` bytes holding a socket address; the kernel
+    // copies it and validates its family and length.
+    check(unsafe { libc::bind(sock.as_raw_fd(), addr.as_ptr().cast(), len) }).map(drop)
+}

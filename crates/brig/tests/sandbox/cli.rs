@@ -1,0 +1,235 @@
+//! The command line: exit status pass-through, brig's own exit codes and messages, danger mode
+//! acknowledgement, config errors with file:line:col, `policy explain`, `doctor --json`.
+
+use crate::support::*;
+
+/// Finds `name:LINE:COL` in `text`.
+fn has_location(text: &str, name: &str) -> bool {
+    text.match_indices(&format!("{name}:")).any(|(i, m)| {
+        let rest = &text[i + m.len()..];
+        let mut parts = rest.splitn(3, ':');
+        let line = parts.next().unwrap_or("");
+        let col = parts.next().unwrap_or("");
+        !line.is_empty()
+            && line.chars().all(|c| c.is_ascii_digit())
+            && !col.is_empty()
+            && col.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+both_identities!(
+    exit_status_passthrough,
+    bad_arguments,
+    danger_mode_needs_acknowledgement,
+    bad_config_file,
+    policy_explain,
+    doctor_json,
+    untrusted_project_config_cannot_loosen,
+);
+
+/// The command's exit code and death signal come back as brig's status.
+fn exit_status_passthrough(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.brig_sh(&[], "exit 0").code_is(0);
+    w.brig_sh(&[], "exit 3").code_is(3);
+    w.brig_sh(&[], "exit 120").code_is(120);
+    w.brig_sh(&[], "kill -TERM $$").code_is(128 + 15);
+    w.brig_sh(&[], "kill -KILL $$").code_is(128 + 9);
+    w.brig_sh(&[], "kill -SEGV $$").code_is(128 + 11);
+    let out = w.brig_run(&[], &["brig-no-such-command-xyz"]);
+    out.code_is(127);
+    assert!(out.stderr.contains("brig-no-such-command-xyz"), "{out}");
+    w.write("ws/not-exec.sh", "#!/bin/sh\necho hi\n");
+    w.brig_run(&[], &["./not-exec.sh"]).code_is(126);
+    let out = w.brig_sh(&[], "echo to-out; echo to-err >&2");
+    assert_eq!(out.stdout, "to-out\n", "{out}");
+    assert!(out.stderr.contains("to-err"), "{out}");
+    let mut c = w.command(brig_bin());
+    c.args(["run", "--", "cat"]);
+    let out = run_command(c, Some(b"stdin passes through\n"), "brig run -- cat");
+    assert_eq!(out.ok().stdout, "stdin passes through\n");
+}
+
+/// Bad values: 121 with a message naming the valid ones; brig does not run the command.
+fn bad_arguments(t: &Test) {
+    let w = t.world();
+    let out = w.brig(&["run", "--mode", "bogus", "--", "touch", "ran"]);
+    out.code_is(121);
+    for m in ["read-only", "workspace-write", "danger-full-access"] {
+        assert!(
+            out.stderr.contains(m),
+            "the message does not name {m}:\n{out}"
+        );
+    }
+    let out = w.brig(&["run", "--network", "maybe", "--", "touch", "ran"]);
+    out.code_is(121);
+    assert!(!w.exists("ws/ran"));
+    w.brig(&["run", "--workspace", "/nonexistent/brig/ws", "--", "true"])
+        .code_is(121);
+}
+
+/// danger-full-access: refused (124) without an acknowledgement; with `--acknowledge-danger`
+/// it runs unconfined and warns on stderr.
+fn danger_mode_needs_acknowledgement(t: &Test) {
+    let w = t.world();
+    let out = w.brig(&[
+        "run",
+        "--mode",
+        "danger-full-access",
+        "--",
+        "touch",
+        "../aux/ran",
+    ]);
+    out.code_is(124);
+    assert!(out.stderr.contains("acknowledge"), "{out}");
+    assert!(!w.exists("aux/ran"));
+    let out = w.brig(&[
+        "run",
+        "--mode",
+        "danger-full-access",
+        "--acknowledge-danger",
+        "--",
+        "touch",
+        "../aux/ran",
+    ]);
+    out.code_is(0);
+    assert!(
+        w.exists("aux/ran"),
+        "danger-full-access did not run the command unconfined"
+    );
+    assert!(
+        out.stderr.contains("WARNING") && out.stderr.contains("danger-full-access"),
+        "no warning on stderr:\n{out}"
+    );
+}
+
+/// Config errors are 121 and point at file:line:col.
+fn bad_config_file(t: &Test) {
+    let w = t.world();
+    w.write(
+        "aux/unknown-key.toml",
+        "mode = \"read-only\"\nbogus_key = 1\n",
+    );
+    w.write("aux/bad-value.toml", "network = \"off\"\nmode = \"nope\"\n");
+    w.write("aux/bad-syntax.toml", "mode = \n");
+    for f in ["unknown-key.toml", "bad-value.toml", "bad-syntax.toml"] {
+        let path = w.path(&format!("aux/{f}")).display().to_string();
+        let out = w.brig(&["run", "--config", &path, "--", "touch", "ran"]);
+        out.code_is(121);
+        assert!(
+            has_location(&out.stderr, f),
+            "no {f}:LINE:COL in the message:\n{out}"
+        );
+        assert!(!w.exists("ws/ran"));
+    }
+    let path = w.path("aux/unknown-key.toml").display().to_string();
+    let out = w.brig(&["run", "--config", &path, "--", "true"]);
+    assert!(
+        out.stderr.contains("unknown-key.toml:2:"),
+        "wrong line:\n{out}"
+    );
+    assert!(out.stderr.contains("bogus_key"), "{out}");
+}
+
+/// `brig policy explain` shows the mode and the protected names.
+fn policy_explain(t: &Test) {
+    let w = t.world();
+    let out = w.brig(&["policy", "explain"]);
+    out.ok();
+    for want in [
+        "workspace-write",
+        ".git",
+        ".envrc",
+        ".vscode",
+        ".mcp.json",
+        ".claude",
+    ] {
+        assert!(
+            out.stdout.contains(want),
+            "explain does not mention {want}:\n{out}"
+        );
+    }
+    assert!(out.stdout.contains(&w.ws.display().to_string()), "{out}");
+    let out = w.brig(&["policy", "explain", "--mode", "read-only"]);
+    assert!(out.ok().stdout.contains("read-only"), "{out}");
+    let out = w.brig(&["policy", "explain", "--json"]);
+    let _: serde_json::Value =
+        serde_json::from_str(&out.ok().stdout).expect("explain --json is JSON");
+}
+
+/// `brig doctor --json` parses and reports the kernel features and the modes.
+fn doctor_json(t: &Test) {
+    let w = t.world();
+    let out = w.brig(&["doctor", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&out.ok().stdout).expect("doctor --json is JSON");
+    let names: Vec<&str> = v["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    for want in ["user-namespaces", "landlock", "seccomp"] {
+        assert!(
+            names.contains(&want),
+            "doctor does not report {want}: {names:?}"
+        );
+    }
+    for mode in ["read-only", "workspace-write", "danger-full-access"] {
+        assert!(
+            v["modes"][mode]["ready"].is_boolean(),
+            "mode {mode} missing:\n{out}"
+        );
+    }
+    w.brig(&["doctor"]).ok();
+}
+
+/// An untrusted project file (`.brig.toml` shipped in a repository) cannot loosen the
+/// policy: danger mode, extra writable roots, network, unprotecting names, passing secrets.
+fn untrusted_project_config_cannot_loosen(t: &Test) {
+    let w = t.world();
+    for (name, toml) in [
+        (
+            "danger",
+            "mode = \"danger-full-access\"\nallow_danger_full_access = true\n",
+        ),
+        ("writable home", "writable = [\"../home\"]\n"),
+        ("network", "network = \"on\"\n"),
+        (
+            "unprotect",
+            "[protect]\nunprotect = [\".envrc\", \".vscode\"]\n",
+        ),
+        ("env pass", "[env]\npass = [\"FOO_TOKEN\"]\n"),
+    ] {
+        w.write("ws/.brig.toml", toml);
+        let mut c = w.command(brig_bin());
+        c.args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "echo evil > ~/.bashrc; touch .envrc; env",
+        ]);
+        c.env("FOO_TOKEN", "tok-4242");
+        let out = run_command(
+            c,
+            None,
+            &format!("brig run with an untrusted .brig.toml ({name})"),
+        );
+        assert!(
+            !w.exists("home/.bashrc") && !w.exists("ws/.envrc"),
+            "{name}: the project file loosened the sandbox:\n{out}"
+        );
+        assert!(
+            !out.stdout.contains("tok-4242"),
+            "{name}: the project file passed a secret:\n{out}"
+        );
+        if !out.success() {
+            out.code_is(121);
+            assert!(out.stderr.contains(".brig.toml"), "{out}");
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Normal agent work under workspace-write must just work: edit files, inspect the repository
+//! with git, compile and run C, run Python, pipes, background jobs, /tmp, nested build dirs,
+//! a scratch repository in /tmp; reading everything in read-only mode.
+
+use crate::git::GIT_INIT;
+use crate::support::*;
+
+both_identities!(
+    edit_and_inspect_repository,
+    compile_and_run_c,
+    python_pipes_jobs_and_tmp,
+    read_only_mode_reads,
+);
+
+/// Edit files and look at the result with git status/diff/log.
+fn edit_and_inspect_repository(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["git"]) {
+        return;
+    }
+    let w = t.world();
+    w.setup(GIT_INIT);
+    let out = w.brig_sh(
+        &[],
+        "set -e\n\
+        echo more >> f\n\
+        sed -i 's/^a$/A/' f\n\
+        mkdir -p src/lib && printf 'int x;\\n' > src/lib/new.c\n\
+        cp f f.bak && mv f.bak f.orig && rm f.orig\n\
+        git status --short\n\
+        git diff --stat\n\
+        git diff | grep '^+A$'\n\
+        git log --oneline | wc -l\n\
+        git show --stat HEAD >/dev/null\n\
+        git branch --show-current",
+    );
+    out.ok();
+    assert!(out.stdout.contains(" M f"), "{out}");
+    assert!(out.stdout.contains("?? src/"), "{out}");
+    assert!(out.stdout.contains("1 file changed"), "{out}");
+    assert_eq!(w.read("ws/f").as_deref(), Some("A\nmore\n"));
+    assert!(w.exists("ws/src/lib/new.c"));
+}
+
+/// Compile a C program into a nested build directory of the workspace and run it.
+fn compile_and_run_c(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["gcc"]) {
+        return;
+    }
+    let w = t.world();
+    w.write(
+        "ws/hello.c",
+        "#include <stdio.h>\nint main(void) { puts(\"hello from brig\"); return 0; }\n",
+    );
+    let out = w.brig_sh(
+        &[],
+        "set -e\nmkdir -p build/out\ngcc -O1 -Wall -o build/out/hello hello.c\n./build/out/hello",
+    );
+    out.ok();
+    assert!(out.stdout.contains("hello from brig"), "{out}");
+    let out = w.sh("./build/out/hello");
+    assert!(out.ok().stdout.contains("hello from brig"));
+}
+
+/// Python, pipes, background jobs that finish, /tmp and $TMPDIR, a repository in /tmp.
+fn python_pipes_jobs_and_tmp(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3", "git"]) {
+        return;
+    }
+    let w = t.world();
+    let out = w.brig_sh(&[], "set -e\n\
+        python3 -c 'print(\"py\", sum(range(10)))'\n\
+        seq 1 1000 | sort -rn | head -1 | sed 's/^/top /'\n\
+        (sleep 0.1; echo bg-one) & (echo bg-two) & wait\n\
+        f=$(mktemp) && echo tmpdata > \"$f\" && cat \"$f\" && rm \"$f\"\n\
+        mkdir -p \"$TMPDIR/a/b\" && echo deep > /tmp/a/b/c && cat /tmp/a/b/c\n\
+        git init -q /tmp/x && cd /tmp/x && echo x > x && git add x\n\
+        git -c user.name=T -c user.email=t@example.com commit -qm scratch && git log --oneline | wc -l | sed 's/^/commits /'\n\
+        cd - >/dev/null && echo result > result.txt");
+    out.ok();
+    for want in [
+        "py 45",
+        "top 1000",
+        "bg-one",
+        "bg-two",
+        "tmpdata",
+        "deep",
+        "commits 1",
+    ] {
+        assert!(out.stdout.contains(want), "missing {want:?}:\n{out}");
+    }
+    assert_eq!(w.read("ws/result.txt").as_deref(), Some("result\n"));
+}
+
+/// read-only mode still reads everything in the workspace, git included.
+fn read_only_mode_reads(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["git"]) {
+        return;
+    }
+    let w = t.world();
+    w.setup(GIT_INIT);
+    let out = w.brig_sh(
+        &["--mode", "read-only"],
+        "set -e\ncat f\ngit log --oneline | wc -l\ngit status --short | wc -l\nls -a",
+    );
+    out.ok();
+    assert!(out.stdout.contains(".git"), "{out}");
+}
