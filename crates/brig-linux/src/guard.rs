@@ -358,7 +358,7 @@ impl Guard {
                 p.push(b'/');
                 p.extend_from_slice(t.name.to_bytes());
                 let p = PathBuf::from(std::ffi::OsString::from_vec(p));
-                if self.reserved.iter().any(|r| *r == p) {
+                if self.reserved.contains(&p) {
                     return true;
                 }
             }
