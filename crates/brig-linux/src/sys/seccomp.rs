@@ -312,6 +312,26 @@ pub fn add_fd_send(
     Ok(ret)
 }
 
+/// Asks the kernel to wake the supervisor synchronously (on the notifying task's CPU) for each
+/// notification (Linux 6.6+, `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`). Purely a latency
+/// optimisation: an older kernel answers EINVAL and nothing changes.
+pub fn set_sync_wakeup(fd: BorrowedFd<'_>) -> io::Result<()> {
+    const SECCOMP_IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
+    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+    // SAFETY: this ioctl takes its flag word by value (no pointer) on an open listener fd.
+    let r = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+            SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     //! Real-kernel tests: each forks a child (in the child only raw syscalls, then `_exit`),
@@ -1048,24 +1068,4 @@ mod tests {
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         }
     }
-}
-
-/// Asks the kernel to wake the supervisor synchronously (on the notifying task's CPU) for each
-/// notification (Linux 6.6+, `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`). Purely a latency
-/// optimisation: an older kernel answers EINVAL and nothing changes.
-pub fn set_sync_wakeup(fd: BorrowedFd<'_>) -> io::Result<()> {
-    const SECCOMP_IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
-    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
-    // SAFETY: this ioctl takes its flag word by value (no pointer) on an open listener fd.
-    let r = unsafe {
-        libc::ioctl(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            SECCOMP_IOCTL_NOTIF_SET_FLAGS,
-            SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
