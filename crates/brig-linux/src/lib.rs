@@ -19,6 +19,7 @@ mod run;
 pub mod seccomp;
 mod sys;
 mod walk;
+mod walkcache;
 
 pub use probe::probe;
-pub use run::{run, RunError};
+pub use run::{run, RunError, RunOptions};

@@ -19,7 +19,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use brig_policy::{EnforcementPlan, Mode, NetworkMode};
@@ -60,6 +60,18 @@ fn ctx<T>(r: io::Result<T>, step: &str, path: &Path) -> Result<T, MountError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Protected entries per writable root: (root, [(path relative to the root, kind)]).
+pub type Found = Vec<(PathBuf, Vec<(Vec<u8>, EntryKind)>)>;
+
+fn open_dir_nofollow(p: &Path) -> io::Result<OwnedFd> {
+    sys::openat(
+        None,
+        &cstr(p)?,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+    )
 }
 
 /// What the mount setup found, for the supervisor and the report.
@@ -161,7 +173,10 @@ impl Mask {
 
 /// Builds the whole filesystem view for `plan`. Must run in a fresh mount namespace, in the
 /// sandbox's PID namespace (for `/proc`).
-pub fn setup(plan: &EnforcementPlan) -> Result<Mounted, MountError> {
+pub fn setup(
+    plan: &EnforcementPlan,
+    found: &mut dyn FnMut() -> Result<Found, String>,
+) -> Result<Mounted, MountError> {
     let root = Path::new("/");
     ctx(
         sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None),
@@ -292,16 +307,65 @@ pub fn setup(plan: &EnforcementPlan) -> Result<Mounted, MountError> {
         ctx(attach(tree, &target), "bind writable root", path)?;
     }
 
-    // Protected entries inside the (now writable) roots.
-    for path in &roots {
-        let found = ctx(
-            walk::protected_entries(path, plan),
-            "search protected paths",
-            path,
-        )?;
-        for Protected { path: p, fd } in found {
-            ctx(bind_readonly(&fd), "bind protected path read-only", &p)?;
-            mounted.protected.push(p);
+    // Protected entries inside the (now writable) roots, as found by brig's walk (which ran
+    // meanwhile). Each is reopened below its root without following any symlink.
+    let found = found().map_err(|m| MountError {
+        step: format!("search protected paths: {m}"),
+        path: plan.workspace.clone(),
+        source: io::Error::from_raw_os_error(libc::EIO),
+    })?;
+    for (root, entries) in &found {
+        let rootfd = ctx(open_dir_nofollow(root), "open writable root", root)?;
+        for (rel, kind) in entries {
+            let rel_path = Path::new(std::ffi::OsStr::from_bytes(rel));
+            let abs = root.join(rel_path);
+            let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
+                Some(i) => (&rel[..i], &rel[i + 1..]),
+                None => (&b"."[..], &rel[..]),
+            };
+            let dir_c = ctx(
+                CString::new(dir).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL)),
+                "path",
+                &abs,
+            )?;
+            let name_c = ctx(
+                CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL)),
+                "path",
+                &abs,
+            )?;
+            let parent = match sys::open_beneath(rootfd.as_fd(), &dir_c, libc::O_PATH | libc::O_DIRECTORY) {
+                Ok(fd) => fd,
+                // Gone since the walk: nothing to protect.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+                Err(e) => return Err(MountError {
+                    step: "reopen a protected path's directory (the workspace changed during start-up?)".into(),
+                    path: abs,
+                    source: e,
+                }),
+            };
+            // The kind now, not the kind when the walk saw it.
+            let kind = match sys::lstatat(parent.as_fd(), &name_c) {
+                Ok(st) => sys::kind_of_mode(st.st_mode),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+                Err(_) => *kind,
+            };
+            let mut entries = Vec::new();
+            ctx(
+                walk::protect(
+                    parent.as_fd(),
+                    abs.parent().unwrap_or(root),
+                    &name_c,
+                    kind,
+                    plan,
+                    &mut entries,
+                ),
+                "open protected path",
+                &abs,
+            )?;
+            for Protected { path: p, fd } in entries {
+                ctx(bind_readonly(&fd), "bind protected path read-only", &p)?;
+                mounted.protected.push(p);
+            }
         }
     }
     // Git directories named by `.git` pointer files; bound after the walk so that nothing

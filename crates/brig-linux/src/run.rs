@@ -34,6 +34,7 @@ use crate::landlock_rules;
 use crate::mounts;
 use crate::seccomp::{self, FilterSpec};
 use crate::sys::{self, seccomp as sc, Forked};
+use crate::walkcache;
 
 /// Why brig could not run the command.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,14 @@ const MISSING: &str = "\u{0}missing:";
 struct Scratch {
     devs: Vec<u64>,
     reserved: Vec<PathBuf>,
+}
+
+/// How to run, besides the plan.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Where the protected-path walk may keep its cache (brig's state directory); `None`
+    /// walks every writable root in full each time.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// What the command should see as its temp dir.
@@ -151,7 +160,7 @@ fn exec_candidates(cands: &[CString], argv: &[CString], envp: &[CString]) -> io:
 /// Runs `cmd` confined by `plan`. Blocks until the command ends.
 ///
 /// Must be called while the process is single-threaded (it forks).
-pub fn run(plan: &EnforcementPlan, cmd: &Command) -> Result<Outcome, RunError> {
+pub fn run(plan: &EnforcementPlan, cmd: &Command, opts: &RunOptions) -> Result<Outcome, RunError> {
     let argv = argv_c(cmd)?;
     let program = cmd.argv.first().cloned().unwrap_or_default();
     if plan.mode == Mode::DangerFullAccess {
@@ -165,13 +174,14 @@ pub fn run(plan: &EnforcementPlan, cmd: &Command) -> Result<Outcome, RunError> {
             source: e,
         });
     }
-    run_confined(plan, cmd, argv)
+    run_confined(plan, cmd, argv, opts)
 }
 
 fn run_confined(
     plan: &EnforcementPlan,
     cmd: &Command,
     argv: Vec<CString>,
+    opts: &RunOptions,
 ) -> Result<Outcome, RunError> {
     let program = cmd.argv.first().cloned().unwrap_or_default();
     let envp = env_c(&plan.env, true);
@@ -185,6 +195,7 @@ fn run_confined(
 
     let (report_r, report_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
     let (alive_r, alive_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
+    let (found_r, found_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
 
     let mut flags = libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
@@ -204,14 +215,19 @@ fn run_confined(
             drop(report_r);
             drop(alive_w);
             drop(sigfd);
+            drop(found_w);
             let code = init_main(
-                plan, uid, gid, &report_w, alive_r, filter, &cands, &argv, &envp, &cwd,
+                plan, uid, gid, &report_w, alive_r, found_r, filter, &cands, &argv, &envp, &cwd,
             );
             sys::exit_now(code)
         }
         Ok(Forked::Parent(pid)) => {
             drop(report_w);
             drop(alive_r);
+            drop(found_r);
+            // While PID 1 builds the mounts, find the protected entries of the writable roots.
+            let _ = sys::write_all(found_w.as_fd(), &walk_roots(plan, opts));
+            drop(found_w);
             let r = parent_main(pid, report_r, &sigfd);
             drop(alive_w);
             r
@@ -326,6 +342,53 @@ fn layer_named(s: &str) -> Option<Layer> {
     .find(|l| l.as_str() == s)
 }
 
+/// Walks every writable root (with the cache) and encodes the result for PID 1: a status byte
+/// (0 ok, 1 error) then the encoded lists or the error message.
+fn walk_roots(plan: &EnforcementPlan, opts: &RunOptions) -> Vec<u8> {
+    let mut results = Vec::new();
+    for root in &plan.writable_roots {
+        let mut cache = walkcache::load(opts.cache_dir.as_deref(), root);
+        match walkcache::find(root, &plan.protected_names, &mut cache) {
+            Ok(found) => {
+                walkcache::store(opts.cache_dir.as_deref(), root, &cache);
+                results.push(found);
+            }
+            Err(e) => {
+                let mut out = vec![1u8];
+                out.extend_from_slice(format!("{}: {e}", root.display()).as_bytes());
+                return out;
+            }
+        }
+    }
+    let mut out = vec![0u8];
+    out.extend_from_slice(&walkcache::encode(&results));
+    out
+}
+
+/// PID 1's side of [`walk_roots`]: reads everything brig sent.
+fn read_found(fd: &OwnedFd, plan: &EnforcementPlan) -> Result<mounts::Found, String> {
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        match sys::read(fd.as_fd(), &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&chunk[..n]),
+            Err(e) => return Err(format!("reading the walk: {e}")),
+        }
+    }
+    match data.split_first() {
+        Some((0, rest)) => {
+            let lists = walkcache::decode(rest).ok_or("brig's walk result is malformed")?;
+            if lists.len() != plan.writable_roots.len() {
+                return Err("brig's walk result does not match the writable roots".into());
+            }
+            Ok(plan.writable_roots.iter().cloned().zip(lists).collect())
+        }
+        Some((_, msg)) => Err(String::from_utf8_lossy(msg).into_owned()),
+        None => Err("brig stopped before sending its walk".into()),
+    }
+}
+
 struct Reporter<'a>(&'a OwnedFd);
 
 impl Reporter<'_> {
@@ -346,6 +409,7 @@ fn init_main(
     gid: libc::gid_t,
     report_w: &OwnedFd,
     alive_r: OwnedFd,
+    found_r: OwnedFd,
     filter: Vec<libc::sock_filter>,
     cands: &[CString],
     argv: &[CString],
@@ -353,7 +417,7 @@ fn init_main(
     cwd: &CString,
 ) -> i32 {
     let rep = Reporter(report_w);
-    match init_setup(plan, uid, gid, &rep) {
+    match init_setup(plan, uid, gid, &rep, &found_r) {
         Ok((scratch, layers)) => {
             for l in layers {
                 rep.line("layer", l.as_str());
@@ -388,6 +452,7 @@ fn init_setup(
     uid: libc::uid_t,
     gid: libc::gid_t,
     rep: &Reporter<'_>,
+    found_r: &OwnedFd,
 ) -> Result<(Scratch, Vec<Layer>), String> {
     let start = std::time::Instant::now();
     let trace = |what: &str| {
@@ -405,7 +470,7 @@ fn init_setup(
     // CAP_SYS_PTRACE), so it can neither read host secrets there nor forge reports.
     sys::set_non_dumpable().map_err(|e| format!("making the supervisor non-dumpable: {e}"))?;
     trace("id maps");
-    let mounted = mounts::setup(plan).map_err(|e| {
+    let mounted = mounts::setup(plan, &mut || read_found(found_r, plan)).map_err(|e| {
         if matches!(e.source.raw_os_error(), Some(libc::ENOSYS)) {
             format!("{MISSING}the new mount API (open_tree/move_mount/mount_setattr, Linux 5.12+) is not available: {e}")
         } else {

@@ -24,10 +24,6 @@ pub struct Protected {
     pub fd: OwnedFd,
 }
 
-fn lossy(name: &CStr) -> String {
-    String::from_utf8_lossy(name.to_bytes()).into_owned()
-}
-
 fn open_dir(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
     sys::openat(
         Some(dir),
@@ -48,74 +44,8 @@ fn open_entry(dir: BorrowedFd<'_>, name: &CStr, kind: EntryKind) -> io::Result<O
     sys::openat(Some(dir), name, flags, 0)
 }
 
-/// Every protected entry beneath `root` (which must be a directory).
-///
-/// Depth-first with one open descriptor per level (never one per pending directory, which a
-/// wide tree would turn into `EMFILE`); names are only copied for subdirectories and matches.
-pub fn protected_entries(root: &Path, plan: &EnforcementPlan) -> io::Result<Vec<Protected>> {
-    struct Frame {
-        dir: OwnedFd,
-        path: PathBuf,
-        subdirs: Vec<CString>,
-    }
-    let mut out = Vec::new();
-    let open_frame =
-        |dir: OwnedFd, path: PathBuf, out: &mut Vec<Protected>| -> io::Result<Option<Frame>> {
-            let mut subdirs = Vec::new();
-            let mut hits: Vec<(CString, EntryKind)> = Vec::new();
-            let listed = sys::for_each_entry(dir.as_fd(), &mut |name, kind| {
-                let protected = match std::str::from_utf8(name.to_bytes()) {
-                    Ok(text) => plan.is_protected_name(text),
-                    Err(_) => plan.is_protected_name(&lossy(name)),
-                };
-                if protected {
-                    hits.push((name.to_owned(), kind));
-                } else if kind == EntryKind::Dir {
-                    subdirs.push(name.to_owned());
-                }
-            });
-            match listed {
-                Ok(()) => {}
-                // A directory we may not read cannot be changed by the command either.
-                Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Ok(None),
-                Err(e) => return Err(e),
-            }
-            for (name, kind) in hits {
-                protect(dir.as_fd(), &path, &name, kind, plan, out)?;
-            }
-            Ok(Some(Frame { dir, path, subdirs }))
-        };
-    let rootfd = sys::openat(
-        None,
-        &sys::cstr(root)?,
-        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-        0,
-    )?;
-    let mut stack: Vec<Frame> = Vec::new();
-    if let Some(f) = open_frame(rootfd, root.to_path_buf(), &mut out)? {
-        stack.push(f);
-    }
-    while let Some(top) = stack.last_mut() {
-        let Some(name) = top.subdirs.pop() else {
-            stack.pop();
-            continue;
-        };
-        let child = top.path.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
-        match open_dir(top.dir.as_fd(), &name) {
-            Ok(fd) => {
-                if let Some(f) = open_frame(fd, child, &mut out)? {
-                    stack.push(f);
-                }
-            }
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::ENOENT)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
-}
-
 /// Records one protected entry `name` of `dir` (at `path`).
-fn protect(
+pub fn protect(
     dir: BorrowedFd<'_>,
     path: &Path,
     name: &CStr,

@@ -280,7 +280,10 @@ pub fn run(plan: &EnforcementPlan, argv: Vec<OsString>) -> Result<Outcome, Error
     #[cfg(target_os = "linux")]
     {
         use brig_linux::RunError;
-        brig_linux::run(plan, &cmd).map_err(|e| match e {
+        let opts = brig_linux::RunOptions {
+            cache_dir: Dirs::from_env().ok().map(|d| d.state.join("walk-cache")),
+        };
+        brig_linux::run(plan, &cmd, &opts).map_err(|e| match e {
             RunError::Unavailable { .. } | RunError::Missing(_) => {
                 Error::Unavailable(e.to_string())
             }

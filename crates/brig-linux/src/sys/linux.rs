@@ -751,7 +751,7 @@ pub fn fsmount(fs: BorrowedFd<'_>, attrs: u64) -> io::Result<OwnedFd> {
 }
 
 /// Kind of a directory entry, from `d_type` (or lstat when the filesystem does not say).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EntryKind {
     /// A directory.
     Dir,
@@ -914,4 +914,32 @@ pub fn bind_raw(sock: BorrowedFd<'_>, addr: &[u8]) -> io::Result<()> {
     // SAFETY: `addr` is a readable buffer of `len` bytes holding a socket address; the kernel
     // copies it and validates its family and length.
     check(unsafe { libc::bind(sock.as_raw_fd(), addr.as_ptr().cast(), len) }).map(drop)
+}
+
+/// openat2(2) with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`: `path` must
+/// stay below `dir` and contain no symlink at all.
+pub fn open_beneath(dir: BorrowedFd<'_>, path: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // struct open_how { u64 flags; u64 mode; u64 resolve; } (linux/openat2.h).
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: `how` is a live `open_how` whose size is passed; `path` is NUL-terminated and
+    // `dir` is open for the duration of the call.
+    owned(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })
 }

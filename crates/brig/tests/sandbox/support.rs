@@ -690,16 +690,27 @@ pub struct World<'a> {
 }
 
 impl World<'_> {
-    /// Base environment: PATH, HOME, USER, LOGNAME, LANG, LC_ALL=C (English error messages).
+    /// Base environment: PATH, HOME, XDG_STATE_HOME, USER, LOGNAME, LANG, LC_ALL=C (English
+    /// error messages).
     pub fn env(&self, cmd: &mut Command) {
         cmd.env_clear()
             .env("PATH", PATH)
             .env("HOME", &self.home)
+            // brig's own state (the walk cache) lives beside the watched trees, not in them.
+            .env("XDG_STATE_HOME", self.state_dir())
             .env("USER", self.t.user_name())
             .env("LOGNAME", self.t.user_name())
             .env("LANG", "C.UTF-8")
             .env("LC_ALL", "C")
             .current_dir(&self.ws);
+    }
+
+    /// brig's state directory for this world: beside the world's root, outside every tree
+    /// the tests snapshot.
+    pub fn state_dir(&self) -> PathBuf {
+        let mut name = self.root.file_name().unwrap_or_default().to_os_string();
+        name.push("-brig-state");
+        self.root.with_file_name(name)
     }
 
     /// `program` as the identity, in the workspace, with the base environment.
