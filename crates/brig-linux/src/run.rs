@@ -40,7 +40,7 @@ use crate::walkcache;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A kernel feature the plan needs is missing or blocked (fail closed).
-    #[error("{what} is unavailable: {detail}. {fix}")]
+    #[error("cannot sandbox the command: {what} unavailable ({detail}); fix: {fix}")]
     Unavailable {
         /// The feature.
         what: &'static str,

@@ -25,7 +25,31 @@ both_identities!(
     policy_explain,
     doctor_json,
     untrusted_project_config_cannot_loosen,
+    fails_closed_without_user_namespaces,
 );
+
+/// Where user namespaces cannot be created (here: inside brig's own sandbox, whose seccomp
+/// filter refuses them) brig refuses to run the command, exits 122 and names the missing
+/// feature and a fix; the command does not run unconfined.
+fn fails_closed_without_user_namespaces(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    let brig = brig_bin();
+    let inner = format!("{} run -- touch ran-unconfined", brig.display());
+    let out = w.brig_sh(&["--writable", w.aux.to_str().unwrap()], &inner);
+    out.code_is(122);
+    assert!(out.stderr.contains("user namespaces"), "{out}");
+    assert!(
+        out.stderr.contains("sysctl") || out.stderr.contains("container"),
+        "no fix named: {out}"
+    );
+    assert!(
+        !w.ws.join("ran-unconfined").exists(),
+        "the command ran without a sandbox"
+    );
+}
 
 /// The command's exit code and death signal come back as brig's status.
 fn exit_status_passthrough(t: &Test) {
