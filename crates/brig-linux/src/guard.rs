@@ -55,6 +55,10 @@ fn errno_of(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
+/// A `connect`/`bind` request: a duplicate of the socket, the copied address, and the path of
+/// a path-named `AF_UNIX` address.
+type SocketRequest = (OwnedFd, Vec<u8>, Option<Vec<u8>>);
+
 /// A parent directory descriptor and a final component.
 struct Target {
     parent: OwnedFd,
@@ -442,30 +446,10 @@ impl Guard {
         addr: u64,
         len: u64,
     ) -> Result<Reply, i32> {
-        if len > 4096 || addr == 0 {
-            return Err(if addr == 0 {
-                libc::EFAULT
-            } else {
-                libc::EINVAL
-            });
-        }
-        let mut raw = vec![0u8; len as usize];
-        let got = sys::read_process_memory(pid, addr, &mut raw).map_err(|_| libc::EFAULT)?;
-        if got != raw.len() {
-            return Err(libc::EFAULT);
-        }
-        let sock = sys::take_fd(pid, sockfd).map_err(|e| errno_of(&e))?;
-        let family = if raw.len() >= 2 {
-            u16::from_ne_bytes([raw[0], raw[1]])
-        } else {
-            0
-        };
-        let path_named = family == libc::AF_UNIX as u16 && raw.len() > 2 && raw[2] != 0;
+        let (sock, mut raw, unix_path) = self.socket_request(pid, sockfd, addr, len)?;
         let mut keep: Option<OwnedFd> = None;
-        if path_named {
-            let bytes = &raw[2..];
-            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-            let path = CString::new(&bytes[..end]).map_err(|_| libc::EINVAL)?;
+        if let Some(path) = unix_path {
+            let path = CString::new(path).map_err(|_| libc::EINVAL)?;
             let t = self.target_path(pid, libc::AT_FDCWD as i64, path.to_bytes())?;
             let target = sys::openat(Some(t.parent.as_fd()), &t.name, libc::O_PATH, 0)
                 .map_err(|e| errno_of(&e))?;
@@ -512,17 +496,15 @@ impl Guard {
         })))
     }
 
-    /// `bind`: a path-named `AF_UNIX` socket creates a file, so its name is checked like any
-    /// other creation, and the bind is done here on a duplicate of the caller's socket, in the
-    /// parent directory we resolved and checked.
-    fn bind(
-        &mut self,
-        n: &notif::Notif,
+    /// Copies a `connect`/`bind` request's socket address and takes a duplicate of its socket;
+    /// also returns the path of a path-named `AF_UNIX` address.
+    fn socket_request(
+        &self,
         pid: libc::pid_t,
         sockfd: i32,
         addr: u64,
         len: u64,
-    ) -> Result<Reply, i32> {
+    ) -> Result<SocketRequest, i32> {
         if addr == 0 {
             return Err(libc::EFAULT);
         }
@@ -540,10 +522,28 @@ impl Guard {
         } else {
             0
         };
-        if family == libc::AF_UNIX as u16 && raw.len() > 2 && raw[2] != 0 {
+        let path = (family == libc::AF_UNIX as u16 && raw.len() > 2 && raw[2] != 0).then(|| {
             let bytes = &raw[2..];
             let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-            let t = self.target_path(pid, libc::AT_FDCWD as i64, &bytes[..end])?;
+            bytes[..end].to_vec()
+        });
+        Ok((sock, raw, path))
+    }
+
+    /// `bind`: a path-named `AF_UNIX` socket creates a file, so its name is checked like any
+    /// other creation, and the bind is done here on a duplicate of the caller's socket, in the
+    /// parent directory we resolved and checked.
+    fn bind(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        sockfd: i32,
+        addr: u64,
+        len: u64,
+    ) -> Result<Reply, i32> {
+        let (sock, raw, unix_path) = self.socket_request(pid, sockfd, addr, len)?;
+        if let Some(path) = unix_path {
+            let t = self.target_path(pid, libc::AT_FDCWD as i64, &path)?;
             self.check(n, &[&t])?;
             let mut un = Vec::with_capacity(110);
             un.extend_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
