@@ -30,7 +30,7 @@ fn userns_works() -> Result<(), String> {
 
 fn userns_fix() -> String {
     if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
-        "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10+): `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`, or an AppArmor profile granting `userns` to the brig binary".into()
+        "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10+): `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`, or install the profile granting `userns` to brig: contrib/apparmor/brig (docs/linux.md#hosts-without-user-namespaces)".into()
     } else if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         "`sudo sysctl kernel.unprivileged_userns_clone=1`".into()
     } else if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {

@@ -244,7 +244,7 @@ fn unavailable_userns(e: io::Error) -> RunError {
         what: "user namespaces",
         detail: format!("clone(CLONE_NEWUSER) failed: {e}"),
         fix: if restricted {
-            "AppArmor restricts unprivileged user namespaces: run `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0` or install an AppArmor profile for brig (see docs/linux.md#hosts-without-user-namespaces)"
+            "AppArmor restricts unprivileged user namespaces: run `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0` or install the AppArmor profile in contrib/apparmor/brig (see docs/linux.md#hosts-without-user-namespaces)"
         } else {
             "enable them with `sudo sysctl user.max_user_namespaces=15000` (and kernel.unprivileged_userns_clone=1 on Debian kernels); inside a container, allow the unshare/clone syscalls"
         },
