@@ -4,17 +4,29 @@
 //! not exist yet (`.envrc`, `.mcp.json`, `sub/.git` after `git init sub`), and placeholder files
 //! would litter the user's tree and race between concurrent runs. So every syscall that gives a
 //! name to an inode (`mkdir*`, `mknod*`, `symlink*`, `link*`, `rename*`, `open*`/`creat` with
-//! `O_CREAT`) is sent by the seccomp filter to this supervisor, which runs in the sandbox's PID 1
-//! (same mount namespace, same Landlock domain, no capabilities).
+//! `O_CREAT`, `bind` of a path-named Unix socket) and every `connect` is sent by the seccomp
+//! filter to this supervisor, which runs in the sandbox's PID 1 (same mount namespace, same
+//! Landlock domain, no capabilities, non-dumpable).
 //!
 //! The guard never answers "continue": the target's path argument lives in memory the target
 //! can change after we looked at it. Instead the guard copies the path once, resolves the parent
 //! directory itself (relative to the target's cwd or directory descriptor), checks the final
-//! component against the protected names, and performs the operation on the parent's
-//! descriptor. The result (or, for `open`, the new descriptor injected with `ADDFD`) is what the
-//! target sees. A name inside the private scratch filesystems (`/tmp`, `/var/tmp`, `/dev/shm`)
-//! is never protected. Creating a file *through* a dangling symlink is refused, because the
-//! final name would be chosen by the symlink, not by the checked argument.
+//! component against the protected names (and the reserved paths: missing targets of `.git`
+//! pointer files), and performs the operation on the parent's descriptor. The result (or, for
+//! `open`, the new descriptor injected with `ADDFD`) is what the target sees. A name inside the
+//! private scratch filesystems (`/tmp`, `/var/tmp`, `/dev/shm`) is never protected.
+//!
+//! Acting for the command, the guard must never lend it more than it has itself:
+//! - `/proc/self` resolved here is PID 1: a parent directory that lands in PID 1's `/proc`
+//!   entry is re-resolved under the command's own `/proc/PID`, other processes' entries are
+//!   refused (so `/dev/fd/N` is the command's descriptor N, never PID 1's pipe to brig);
+//! - a final symlink is followed here, step by step, so the name finally created is the one
+//!   checked (`ln -s .envrc x; echo > x` is refused); `/proc` magic links are left to the kernel;
+//! - a directory holding protected entries cannot be renamed (another sandbox on the same
+//!   workspace relies on finding them where its start-up walk saw them);
+//! - a path-named Unix socket outside the writable roots and scratch space cannot be
+//!   connected to (host daemons), and an allowed one is connected through a descriptor of
+//!   exactly the checked inode.
 
 use std::ffi::{CStr, CString};
 use std::io;

@@ -42,8 +42,8 @@
 //!   after looking at a path the target can still change), and calls whose flags are in a struct
 //!   (`clone3`, `openat2`) get `ENOSYS` so that libcs fall back to `clone`/`openat`.
 //! - io_uring performs operations without syscalls, out of seccomp's sight: it is denied.
-//! - `bind` of a path-named `AF_UNIX` socket creates a file and cannot be told apart from other
-//!   `bind`s; Landlock's `MAKE_SOCK` right covers it. `O_TMPFILE` opens are not guarded: the
+//! - `bind` and `connect` take their address behind a pointer, so with `create_guard` every call
+//!   goes to the supervisor, which reads the address itself. `O_TMPFILE` opens are not guarded: the
 //!   file gets a name only through `linkat`, which is.
 //! - With `create_guard`, if the supervisor closes the listener the guarded calls fail with
 //!   `ENOSYS` (the kernel's answer when nobody listens): the guard fails closed.

@@ -228,6 +228,20 @@ fn other_creation_paths(t: &Test) {
     );
     attack(
         t,
+        "create .envrc through a symlink",
+        "ln -s .envrc x",
+        "echo 'echo evil' > x",
+        &envrc(),
+    );
+    attack(
+        t,
+        "create a nested .git through a symlink",
+        "mkdir sub && ln -s sub/.git y",
+        "echo 'gitdir: /elsewhere' > y",
+        &exists("ws/sub/.git".into()),
+    );
+    attack(
+        t,
         "cp onto .envrc",
         "echo evil > ../aux/payload",
         "cp ../aux/payload .envrc",

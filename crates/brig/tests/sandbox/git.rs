@@ -319,6 +319,16 @@ fn rename_git_away(t: &Test) {
         &[],
     );
     // Whatever happened to `sub`, the original repository is intact somewhere.
+    // Moving a directory that holds a repository is refused outright: a second sandbox
+    // running on the same workspace must find every `.git` where its own walk saw it.
+    git_attack(
+        t,
+        "move a directory that holds a nested repository",
+        &setup,
+        "mv sub sub2",
+        &|w: &World| w.exists("ws/sub2/.git"),
+        &["ws"],
+    );
 }
 
 /// A `.git` pointer file whose target does not exist (a worktree whose repository was

@@ -93,6 +93,9 @@ fn python_pipes_jobs_and_tmp(t: &Test) {
 
 /// read-only mode still reads everything in the workspace, git included.
 fn read_only_mode_reads(t: &Test) {
+    read_only_network_is_off(t);
+    read_only_workspace_under_tmp(t);
+    create_through_symlink(t);
     if !t.require(SANDBOX) || !t.require(&["git"]) {
         return;
     }
@@ -104,4 +107,66 @@ fn read_only_mode_reads(t: &Test) {
     );
     out.ok();
     assert!(out.stdout.contains(".git"), "{out}");
+}
+
+/// read-only means no network, even when `--network on` is asked for.
+fn read_only_network_is_off(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    let probe = "python3 -c \"import socket; socket.socket(socket.AF_INET)\"";
+    w.brig_sh(&["--network", "on"], probe).ok();
+    let out = w.brig_sh(&["--mode", "read-only", "--network", "on"], probe);
+    assert!(
+        !out.success(),
+        "read-only with --network on could open an IP socket:\n{out}"
+    );
+}
+
+/// A workspace under /tmp (which is private inside) is still visible, read-only, in
+/// read-only mode.
+fn read_only_workspace_under_tmp(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    let dir = std::env::temp_dir().join(format!(
+        "brig-ro-ws-{}-{}",
+        std::process::id(),
+        t.name.replace(':', "_")
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("seen.txt"), "visible\n").unwrap();
+    if !t.is_root() {
+        // The unprivileged identity must be able to enter it.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let mut c = w.command(brig_bin());
+    c.args(["run", "--mode", "read-only", "--workspace"])
+        .arg(&dir)
+        .args(["--", "sh", "-c", "cat seen.txt; touch new.txt"]);
+    c.current_dir(&dir);
+    let out = run_command(c, None, "brig run --mode read-only (workspace under /tmp)");
+    assert!(out.stdout.contains("visible"), "{out}");
+    assert!(
+        !dir.join("new.txt").exists(),
+        "read-only workspace was written"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Creating a file through a symlink whose target name is not protected works.
+fn create_through_symlink(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    let out = w.brig_sh(
+        &[],
+        "mkdir -p build && ln -s build/out.txt link && echo through > link && cat build/out.txt",
+    );
+    assert_eq!(out.ok().stdout, "through\n");
 }

@@ -412,6 +412,15 @@ fn supervisor_process_out_of_reach(t: &Test) {
             "`{probe}` works against the sandbox's supervisor:\n{out}"
         );
     }
+    // Through the create guard (which runs in PID 1): a redirection to /proc/1/fd/N or
+    // /dev/fd/N (= /proc/self/fd/N, resolved by the guard) must reach the command's own
+    // descriptors, never PID 1's pipe to brig. A forged report would turn `exit 42` into 0.
+    for forge in ["/proc/1/fd", "/dev/fd"] {
+        let script = format!(
+            "for n in 3 4 5 6 7 8 9 10 11 12; do echo 'exit 0' > {forge}/$n; done 2>/dev/null; exit 42"
+        );
+        w.brig_sh(&[], &script).code_is(42);
+    }
     // The fd numbers may be listable (as root the directory is the command's), but no
     // descriptor may be resolved.
     let out = w.brig_sh(&[], "ls -l /proc/1/fd/ 2>&1; true");
