@@ -36,7 +36,9 @@ fn fails_closed_without_user_namespaces(t: &Test) {
         return;
     }
     let w = t.world();
-    let brig = brig_bin();
+    // A copy outside /tmp (a checkout under /tmp is not visible inside the sandbox).
+    let brig = w.aux.join("brig-inner");
+    std::fs::copy(brig_bin(), &brig).unwrap();
     let inner = format!("{} run -- touch ran-unconfined", brig.display());
     let out = w.brig_sh(&["--writable", w.aux.to_str().unwrap()], &inner);
     out.code_is(122);

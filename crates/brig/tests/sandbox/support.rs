@@ -204,10 +204,27 @@ fn mkdir_mode(p: &Path, mode: u32) {
 fn base_dir() -> &'static Path {
     static BASE: OnceLock<PathBuf> = OnceLock::new();
     BASE.get_or_init(|| {
-        let preferred = std::env::var_os("BRIG_TEST_TMPDIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandbox-tests"));
-        for scratch in ["/tmp", "/var/tmp", "/dev/shm"] {
+        const SCRATCH: [&str; 3] = ["/tmp", "/var/tmp", "/dev/shm"];
+        let under_scratch = |p: &Path| SCRATCH.iter().any(|s| p.starts_with(s));
+        let preferred = match std::env::var_os("BRIG_TEST_TMPDIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandbox-tests");
+                if !under_scratch(&target) {
+                    target
+                } else if suite_is_root() {
+                    // A checkout under /tmp (as CI may use): the test user's home is outside.
+                    test_user();
+                    test_user_home().join("sandbox-tests")
+                } else {
+                    let home = std::env::var_os("HOME")
+                        .map(PathBuf::from)
+                        .unwrap_or_default();
+                    home.join(".cache/brig-sandbox-tests")
+                }
+            }
+        };
+        for scratch in SCRATCH {
             assert!(
                 !preferred.starts_with(scratch),
                 "BRIG_TEST_TMPDIR must not be under {scratch}: it is private inside the sandbox"
