@@ -200,7 +200,15 @@ fn other_process_environ_hidden(t: &Test) {
         .stderr(Stdio::null());
     let mut child = c.spawn().expect("start the host process");
     let pid = child.id();
-    let outside = w.sh(&format!("cat /proc/{pid}/environ | tr '\\0' '\\n'"));
+    // Right after fork the child still shows the test's own environment: wait for its exec.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let outside = loop {
+        let out = w.sh(&format!("cat /proc/{pid}/environ | tr '\\0' '\\n'"));
+        if out.stdout.contains(&secret) || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert!(outside.ok().stdout.contains(&secret), "{outside}");
     let inside = w.brig_sh(&[], &format!(
         "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'; echo; ls /proc | grep -x {pid}; test ! -e /proc/{pid}"
