@@ -131,11 +131,8 @@ fn read_only_workspace_under_tmp(t: &Test) {
         return;
     }
     let w = t.world();
-    let dir = std::env::temp_dir().join(format!(
-        "brig-ro-ws-{}-{}",
-        std::process::id(),
-        t.name.replace(':', "_")
-    ));
+    // Unique per test and identity (both identities run at once).
+    let dir = std::env::temp_dir().join(format!("brig-ro-ws-{}", t.marker("ro-ws")));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("seen.txt"), "visible\n").unwrap();
