@@ -51,6 +51,8 @@ pub struct Guard {
     root: OwnedFd,
     /// Refused attempts (path as given by the command), in order.
     pub blocked: Vec<String>,
+    /// Changes made on the command's behalf: "op\tpath" (for the audit trail).
+    pub changes: Vec<String>,
 }
 
 enum Reply {
@@ -103,6 +105,7 @@ impl Guard {
             .st_dev,
             root: sys::open_root()?,
             blocked: Vec::new(),
+            changes: Vec::new(),
         })
     }
 
@@ -571,10 +574,8 @@ impl Guard {
                 return Err(libc::ENAMETOOLONG);
             }
             un.push(0);
-            return self
-                .with_umask(pid, || sys::bind_raw(sock.as_fd(), &un))
-                .map(|()| Reply::Value(0))
-                .map_err(|e| errno_of(&e));
+            let r = self.with_umask(pid, || sys::bind_raw(sock.as_fd(), &un));
+            return self.done(r, "socket", &t);
         }
         if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
             return Err(libc::ESRCH);
@@ -582,6 +583,32 @@ impl Guard {
         sys::bind_raw(sock.as_fd(), &raw)
             .map(|()| Reply::Value(0))
             .map_err(|e| errno_of(&e))
+    }
+
+    /// Where `t` is, as the kernel names its parent (for reports).
+    fn where_(&self, t: &Target) -> String {
+        match fd_path(&t.parent) {
+            Ok(mut p) => {
+                if p != b"/" {
+                    p.push(b'/');
+                }
+                p.extend_from_slice(t.name.to_bytes());
+                String::from_utf8_lossy(&p).into_owned()
+            }
+            Err(_) => t.shown.clone(),
+        }
+    }
+
+    /// Records a successful change of `t` and turns `r` into the reply.
+    fn done(&mut self, r: io::Result<()>, op: &str, t: &Target) -> Result<Reply, i32> {
+        match r {
+            Ok(()) => {
+                let at = self.where_(t);
+                self.changes.push(format!("{op}\t{at}"));
+                Ok(Reply::Value(0))
+            }
+            Err(e) => Err(errno_of(&e)),
+        }
     }
 
     fn with_umask<T>(&self, pid: libc::pid_t, f: impl FnOnce() -> T) -> T {
@@ -602,11 +629,10 @@ impl Guard {
     ) -> Result<Reply, i32> {
         let t = self.target(pid, dirfd, path)?;
         self.check(n, &[&t])?;
-        self.with_umask(pid, || {
+        let r = self.with_umask(pid, || {
             sys::mkdirat(t.parent.as_fd(), &t.name, mode as libc::mode_t)
-        })
-        .map(|()| Reply::Value(0))
-        .map_err(|e| errno_of(&e))
+        });
+        self.done(r, "mkdir", &t)
     }
 
     fn mknod(
@@ -620,16 +646,15 @@ impl Guard {
     ) -> Result<Reply, i32> {
         let t = self.target(pid, dirfd, path)?;
         self.check(n, &[&t])?;
-        self.with_umask(pid, || {
+        let r = self.with_umask(pid, || {
             sys::mknodat(
                 t.parent.as_fd(),
                 &t.name,
                 mode as libc::mode_t,
                 dev as libc::dev_t,
             )
-        })
-        .map(|()| Reply::Value(0))
-        .map_err(|e| errno_of(&e))
+        });
+        self.done(r, "mknod", &t)
     }
 
     fn symlink(
@@ -643,9 +668,8 @@ impl Guard {
         let dest = self.read_path(pid, target)?;
         let t = self.target(pid, dirfd, path)?;
         self.check(n, &[&t])?;
-        sys::symlinkat(&dest, t.parent.as_fd(), &t.name)
-            .map(|()| Reply::Value(0))
-            .map_err(|e| errno_of(&e))
+        let r = sys::symlinkat(&dest, t.parent.as_fd(), &t.name);
+        self.done(r, "symlink", &t)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -665,28 +689,26 @@ impl Guard {
             if p.to_bytes().is_empty() {
                 let src = self.base(pid, olddir, &p)?;
                 self.check(n, &[&new])?;
-                return sys::linkat(
+                let r = sys::linkat(
                     src.as_fd(),
                     c"",
                     new.parent.as_fd(),
                     &new.name,
                     libc::AT_EMPTY_PATH,
-                )
-                .map(|()| Reply::Value(0))
-                .map_err(|e| errno_of(&e));
+                );
+                return self.done(r, "link", &new);
             }
         }
         let old = self.target(pid, olddir, oldpath)?;
         self.check(n, &[&new])?;
-        sys::linkat(
+        let r = sys::linkat(
             old.parent.as_fd(),
             &old.name,
             new.parent.as_fd(),
             &new.name,
             flags & libc::AT_SYMLINK_FOLLOW,
-        )
-        .map(|()| Reply::Value(0))
-        .map_err(|e| errno_of(&e))
+        );
+        self.done(r, "link", &new)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -722,15 +744,19 @@ impl Guard {
                 return Err(libc::EPERM);
             }
         }
-        sys::renameat2(
+        let from = self.where_(&old);
+        let r = sys::renameat2(
             old.parent.as_fd(),
             &old.name,
             new.parent.as_fd(),
             &new.name,
             flags,
-        )
-        .map(|()| Reply::Value(0))
-        .map_err(|e| errno_of(&e))
+        );
+        if r.is_ok() {
+            self.changes
+                .push(format!("rename\t{from} -> {}", self.where_(&new)));
+        }
+        r.map(|()| Reply::Value(0)).map_err(|e| errno_of(&e))
     }
 
     fn open(
@@ -797,18 +823,32 @@ impl Guard {
             break;
         }
         self.check(n, &[&t])?;
+        let existed = sys::lstatat(t.parent.as_fd(), &t.name).is_ok();
         // O_NOFOLLOW: if the name became a symlink since we looked, fail instead of following.
         let f = (flags | libc::O_NOFOLLOW) & !libc::O_CLOEXEC;
-        self.with_umask(pid, || {
+        let r = self.with_umask(pid, || {
             sys::openat_raw(
                 t.parent.as_fd(),
                 &t.name,
                 f | libc::O_CLOEXEC,
                 mode as libc::mode_t,
             )
-        })
-        .map(|fd| Reply::Fd(fd, cloexec))
-        .map_err(|e| errno_of(&e))
+        });
+        match r {
+            Ok(fd) => {
+                let op = if !existed {
+                    "create"
+                } else if flags & libc::O_TRUNC != 0 {
+                    "truncate"
+                } else {
+                    "open-write"
+                };
+                let at = self.where_(&t);
+                self.changes.push(format!("{op}\t{at}"));
+                Ok(Reply::Fd(fd, cloexec))
+            }
+            Err(e) => Err(errno_of(&e)),
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use brig_policy::{EnforcementPlan, Mode, NetworkMode};
-use brig_sandbox::{Command, Exit, Layer, Outcome};
+use brig_sandbox::{Command, Event, Exit, Layer, Outcome, Usage};
 
 use crate::guard::Guard;
 use crate::landlock_rules;
@@ -56,6 +56,9 @@ pub enum RunError {
     /// Setting up the sandbox failed after it started.
     #[error("sandbox setup failed: {0}")]
     Setup(String),
+    /// The audit trail could not record an event: the command was stopped.
+    #[error("the audit log cannot be written ({0}); the command was stopped")]
+    Audit(String),
     /// The command could not be started.
     #[error("cannot run `{program}`: {source}")]
     Exec {
@@ -160,21 +163,94 @@ fn exec_candidates(cands: &[CString], argv: &[CString], envp: &[CString]) -> io:
 /// Runs `cmd` confined by `plan`. Blocks until the command ends.
 ///
 /// Must be called while the process is single-threaded (it forks).
-pub fn run(plan: &EnforcementPlan, cmd: &Command, opts: &RunOptions) -> Result<Outcome, RunError> {
+pub fn run(
+    plan: &EnforcementPlan,
+    cmd: &Command,
+    opts: &RunOptions,
+    sink: &mut dyn FnMut(Event<'_>) -> Result<(), String>,
+) -> Result<Outcome, RunError> {
     let argv = argv_c(cmd)?;
-    let program = cmd.argv.first().cloned().unwrap_or_default();
     if plan.mode == Mode::DangerFullAccess {
-        let envp = env_c(&plan.env, false);
-        let cands = candidates(&program, &plan.env);
-        let cwd = sys::cstr(&plan.cwd).map_err(|e| RunError::Os("cwd", e))?;
-        sys::chdir(&cwd).map_err(|e| RunError::Os("chdir", e))?;
-        let e = exec_candidates(&cands, &argv, &envp);
+        return run_unconfined(plan, cmd, argv);
+    }
+    run_confined(plan, cmd, argv, opts, sink)
+}
+
+/// danger-full-access: no confinement at all, but still a child brig waits for, so that the
+/// command's end, status and resource use can be reported (and audited).
+fn run_unconfined(
+    plan: &EnforcementPlan,
+    cmd: &Command,
+    argv: Vec<CString>,
+) -> Result<Outcome, RunError> {
+    let program = cmd.argv.first().cloned().unwrap_or_default();
+    let envp = env_c(&plan.env, false);
+    let cands = candidates(&program, &plan.env);
+    let cwd = sys::cstr(&plan.cwd).map_err(|e| RunError::Os("cwd", e))?;
+    let sigfd =
+        sys::block_signals_to_fd(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT])
+            .map_err(|e| RunError::Os("signalfd", e))?;
+    let (err_r, err_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
+    let child = match sys::fork().map_err(|e| RunError::Os("fork", e))? {
+        Forked::Child => {
+            sys::reset_signals();
+            let e = match sys::chdir(&cwd) {
+                Err(e) => e,
+                Ok(()) => exec_candidates(&cands, &argv, &envp),
+            };
+            let _ = sys::write_all(
+                err_w.as_fd(),
+                &e.raw_os_error().unwrap_or(libc::ENOENT).to_ne_bytes(),
+            );
+            sys::exit_now(127)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(err_w);
+    let pidfd = sys::pidfd_open(child).map_err(|e| RunError::Os("pidfd_open", e))?;
+    loop {
+        let rev = sys::poll_in(&[pidfd.as_fd(), sigfd.as_fd()], -1)
+            .map_err(|e| RunError::Os("poll", e))?;
+        if rev[1] != 0 {
+            while let Ok(Some(sig)) = sys::read_signal(sigfd.as_fd()) {
+                let _ = sys::kill(child, sig);
+            }
+        }
+        if rev[0] != 0 {
+            break;
+        }
+    }
+    let (status, ru) = sys::wait4(child).map_err(|e| RunError::Os("wait4", e))?;
+    let mut errno = [0u8; 4];
+    if sys::read(err_r.as_fd(), &mut errno).unwrap_or(0) == 4 {
         return Err(RunError::Exec {
             program: program.to_string_lossy().into_owned(),
-            source: e,
+            source: io::Error::from_raw_os_error(i32::from_ne_bytes(errno)),
         });
     }
-    run_confined(plan, cmd, argv, opts)
+    Ok(Outcome {
+        exit: exit_of(status),
+        layers: Vec::new(),
+        usage: usage_of(&ru),
+        blocked_creates: Vec::new(),
+    })
+}
+
+fn exit_of(status: libc::c_int) -> Exit {
+    if libc::WIFSIGNALED(status) {
+        Exit::Signal(libc::WTERMSIG(status))
+    } else {
+        Exit::Code(libc::WEXITSTATUS(status))
+    }
+}
+
+fn usage_of(ru: &libc::rusage) -> Usage {
+    let us = |t: libc::timeval| (t.tv_sec as u64) * 1_000_000 + t.tv_usec as u64;
+    Usage {
+        user_us: us(ru.ru_utime),
+        sys_us: us(ru.ru_stime),
+        max_rss_kb: ru.ru_maxrss as u64,
+    }
 }
 
 fn run_confined(
@@ -182,6 +258,7 @@ fn run_confined(
     cmd: &Command,
     argv: Vec<CString>,
     opts: &RunOptions,
+    sink: &mut dyn FnMut(Event<'_>) -> Result<(), String>,
 ) -> Result<Outcome, RunError> {
     let program = cmd.argv.first().cloned().unwrap_or_default();
     let envp = env_c(&plan.env, true);
@@ -228,7 +305,7 @@ fn run_confined(
             // While PID 1 builds the mounts, find the protected entries of the writable roots.
             let _ = sys::write_all(found_w.as_fd(), &walk_roots(plan, opts));
             drop(found_w);
-            let r = parent_main(pid, report_r, &sigfd);
+            let r = parent_main(pid, report_r, &sigfd, sink);
             drop(alive_w);
             r
         }
@@ -251,10 +328,23 @@ fn unavailable_userns(e: io::Error) -> RunError {
     }
 }
 
-/// brig's side: relay signals, collect reports, reap init.
-fn parent_main(init: libc::pid_t, report: OwnedFd, sigfd: &OwnedFd) -> Result<Outcome, RunError> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
+/// brig's side: relay signals, hand PID 1's reports to `sink` as they arrive, reap PID 1.
+fn parent_main(
+    init: libc::pid_t,
+    report: OwnedFd,
+    sigfd: &OwnedFd,
+    sink: &mut dyn FnMut(Event<'_>) -> Result<(), String>,
+) -> Result<Outcome, RunError> {
+    let mut pending = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut outcome = Outcome {
+        exit: Exit::Code(125),
+        layers: Vec::new(),
+        usage: Usage::default(),
+        blocked_creates: Vec::new(),
+    };
+    let mut exited = false;
+    let mut failure: Option<RunError> = None;
     loop {
         let rev = sys::poll_in(&[report.as_fd(), sigfd.as_fd()], -1)
             .map_err(|e| RunError::Os("poll", e))?;
@@ -263,51 +353,83 @@ fn parent_main(init: libc::pid_t, report: OwnedFd, sigfd: &OwnedFd) -> Result<Ou
                 let _ = sys::kill(init, sig);
             }
         }
-        if rev[0] != 0 {
-            let n = sys::read(report.as_fd(), &mut chunk).map_err(|e| RunError::Os("read", e))?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
+        if rev[0] == 0 {
+            continue;
         }
-    }
-    let (_, status) = sys::waitpid(init, 0).map_err(|e| RunError::Os("waitpid", e))?;
-    let mut outcome = Outcome {
-        exit: Exit::Code(125),
-        layers: Vec::new(),
-        blocked_creates: Vec::new(),
-    };
-    let mut exited = false;
-    for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let text = String::from_utf8_lossy(line);
-        let (kind, rest) = text.split_once(' ').unwrap_or((&text, ""));
-        match kind {
-            "exit" => {
-                outcome.exit = Exit::Code(rest.parse().unwrap_or(125));
-                exited = true;
-            }
-            "signal" => {
-                outcome.exit = Exit::Signal(rest.parse().unwrap_or(libc::SIGKILL));
-                exited = true;
-            }
-            "blocked" => outcome.blocked_creates.push(rest.to_string()),
-            "layer" => {
-                if let Some(l) = layer_named(rest) {
-                    outcome.layers.push(l);
+        let n = sys::read(report.as_fd(), &mut chunk).map_err(|e| RunError::Os("read", e))?;
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+            let (kind, rest) = text.split_once(' ').unwrap_or((&text, ""));
+            let event = match kind {
+                "exit" => {
+                    outcome.exit = Exit::Code(rest.parse().unwrap_or(125));
+                    exited = true;
+                    None
+                }
+                "signal" => {
+                    outcome.exit = Exit::Signal(rest.parse().unwrap_or(libc::SIGKILL));
+                    exited = true;
+                    None
+                }
+                "blocked" => {
+                    outcome.blocked_creates.push(rest.to_string());
+                    Some(Event::Denied {
+                        layer: Layer::CreateGuard,
+                        what: rest,
+                    })
+                }
+                "changed" => {
+                    let (op, path) = rest.split_once('\t').unwrap_or(("change", rest));
+                    Some(Event::Changed { op, path })
+                }
+                "layer" => {
+                    if let Some(l) = layer_named(rest) {
+                        outcome.layers.push(l);
+                    }
+                    None
+                }
+                "setup" => {
+                    failure.get_or_insert(RunError::Setup(rest.to_string()));
+                    None
+                }
+                "unavailable" => {
+                    failure.get_or_insert(RunError::Missing(rest.to_string()));
+                    None
+                }
+                "trace" => {
+                    eprintln!("brig: trace: {rest}");
+                    None
+                }
+                "execerr" => {
+                    let errno: i32 = rest.parse().unwrap_or(libc::ENOENT);
+                    failure.get_or_insert(RunError::Exec {
+                        program: String::new(),
+                        source: io::Error::from_raw_os_error(errno),
+                    });
+                    None
+                }
+                _ => None,
+            };
+            if let Some(ev) = event {
+                if failure.is_none() {
+                    if let Err(why) = sink(ev) {
+                        // Nothing may run unaudited: stop the whole sandbox.
+                        let _ = sys::kill(init, libc::SIGKILL);
+                        failure = Some(RunError::Audit(why));
+                    }
                 }
             }
-            "setup" => return Err(RunError::Setup(rest.to_string())),
-            "unavailable" => return Err(RunError::Missing(rest.to_string())),
-            "trace" => eprintln!("brig: trace: {rest}"),
-            "execerr" => {
-                let errno: i32 = rest.parse().unwrap_or(libc::ENOENT);
-                return Err(RunError::Exec {
-                    program: String::new(),
-                    source: io::Error::from_raw_os_error(errno),
-                });
-            }
-            _ => {}
         }
+    }
+    let (status, ru) = sys::wait4(init).map_err(|e| RunError::Os("wait4", e))?;
+    outcome.usage = usage_of(&ru);
+    if let Some(f) = failure {
+        return Err(f);
     }
     if !exited {
         let why = if libc::WIFSIGNALED(status) {
@@ -575,7 +697,6 @@ fn supervise(
         None => None,
     };
     drop(sock_init);
-    let mut reported = 0;
     loop {
         let mut fds = vec![sigfd.as_fd(), alive_r.as_fd()];
         if let Some(g) = &guard {
@@ -598,11 +719,13 @@ fn supervise(
                 }
             }
         }
-        if let Some(g) = &guard {
-            for b in &g.blocked[reported..] {
-                rep.line("blocked", b);
+        if let Some(g) = guard.as_mut() {
+            for b in g.blocked.drain(..) {
+                rep.line("blocked", &b);
             }
-            reported = g.blocked.len();
+            for c in g.changes.drain(..) {
+                rep.line("changed", &c);
+            }
         }
         if rev[0] != 0 {
             while let Ok(Some(sig)) = sys::read_signal(sigfd.as_fd()) {

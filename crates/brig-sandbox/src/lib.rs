@@ -108,6 +108,37 @@ impl Exit {
     }
 }
 
+/// Something the sandbox reports while the command runs (for the audit trail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A layer refused something, e.g. the create guard refusing a protected name.
+    Denied {
+        /// The layer that refused.
+        layer: Layer,
+        /// What was refused, readable.
+        what: &'a str,
+    },
+    /// A file-system change made by the command (as seen by the create guard): `create`,
+    /// `truncate`, `open-write`, `mkdir`, `mknod`, `symlink`, `link`, `rename`, `socket`.
+    Changed {
+        /// The operation.
+        op: &'a str,
+        /// The absolute path (for a rename: `FROM -> TO`).
+        path: &'a str,
+    },
+}
+
+/// Resources the whole sandbox used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// User CPU time, microseconds.
+    pub user_us: u64,
+    /// System CPU time, microseconds.
+    pub sys_us: u64,
+    /// Peak resident set size of the largest process, KiB.
+    pub max_rss_kb: u64,
+}
+
 /// What a backend reports after a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Outcome {
@@ -115,6 +146,8 @@ pub struct Outcome {
     pub exit: Exit,
     /// Layers that were applied.
     pub layers: Vec<Layer>,
+    /// CPU time and peak memory of the sandbox's processes.
+    pub usage: Usage,
     /// Attempts the create guard refused, e.g. "creating `sub/.git` (protected name)": how a
     /// `git init` inside the workspace is reported.
     pub blocked_creates: Vec<String>,

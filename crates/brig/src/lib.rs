@@ -16,6 +16,9 @@ pub use brig_sandbox::{Capabilities, Command, Exit, Layer, Outcome};
 
 /// Exit codes brig uses for its own failures (the command's own status passes through).
 pub mod exit_code {
+    /// The audit log cannot be written (disk full, unwritable state directory): the command
+    /// was refused, or stopped while running.
+    pub const AUDIT: i32 = 120;
     /// Bad configuration file, command-line value or workspace.
     pub const CONFIG: i32 = 121;
     /// A protection the policy needs is not available on this host (brig refused to run).
@@ -55,6 +58,9 @@ pub enum Error {
         /// 126 or 127.
         code: i32,
     },
+    /// The audit log cannot be written: the command was refused or stopped.
+    #[error("{0}")]
+    Audit(String),
     /// Anything else.
     #[error("{0}")]
     Internal(String),
@@ -69,6 +75,7 @@ impl Error {
             Error::Unavailable(_) => exit_code::UNAVAILABLE,
             Error::Setup(_) => exit_code::SETUP,
             Error::Exec { code, .. } => *code,
+            Error::Audit(_) => exit_code::AUDIT,
             Error::Internal(_) => exit_code::INTERNAL,
         }
     }
@@ -269,7 +276,11 @@ pub fn probe() -> Capabilities {
 /// Runs `argv` under `plan`. For danger-full-access this replaces the current process.
 ///
 /// Must be called while the process is single-threaded.
-pub fn run(plan: &EnforcementPlan, argv: Vec<OsString>) -> Result<Outcome, Error> {
+pub fn run(
+    plan: &EnforcementPlan,
+    argv: Vec<OsString>,
+    sink: &mut dyn FnMut(brig_sandbox::Event<'_>) -> Result<(), String>,
+) -> Result<Outcome, Error> {
     if argv.is_empty() {
         return Err(Error::Config(
             "no command given (usage: brig run [OPTIONS] -- CMD [ARGS...])".into(),
@@ -283,7 +294,7 @@ pub fn run(plan: &EnforcementPlan, argv: Vec<OsString>) -> Result<Outcome, Error
         let opts = brig_linux::RunOptions {
             cache_dir: Dirs::from_env().ok().map(|d| d.state.join("walk-cache")),
         };
-        brig_linux::run(plan, &cmd, &opts).map_err(|e| match e {
+        brig_linux::run(plan, &cmd, &opts, sink).map_err(|e| match e {
             RunError::Unavailable { .. } | RunError::Missing(_) => {
                 Error::Unavailable(e.to_string())
             }
@@ -305,12 +316,13 @@ pub fn run(plan: &EnforcementPlan, argv: Vec<OsString>) -> Result<Outcome, Error
                     code,
                 }
             }
+            RunError::Audit(_) => Error::Audit(e.to_string()),
             RunError::Os(..) => Error::Internal(e.to_string()),
         })
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (plan, cmd, program);
+        let _ = (plan, cmd, program, sink);
         Err(Error::Unavailable(format!(
             "brig has no sandbox backend for {} yet; refusing to run unconfined",
             std::env::consts::OS

@@ -186,7 +186,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.command.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default()
         );
     }
-    let outcome = brig::run(&loaded.plan, args.command)?;
+    let outcome = brig::run(&loaded.plan, args.command, &mut |_| Ok(()))?;
     let mut seen = std::collections::BTreeSet::new();
     for b in &outcome.blocked_creates {
         if seen.insert(b.clone()) && seen.len() <= 20 {
