@@ -329,3 +329,134 @@ pub fn run(
         )))
     }
 }
+
+/// The audit trail of one `brig run`: a session with one command, in its own segment under
+/// `$XDG_STATE_HOME/brig/audit/` (hidden from, and unwritable by, every sandbox). Records are
+/// appended as they happen and made durable (fsync, signed checkpoint) before brig reports
+/// the command's result; a record that cannot be written stops the command (exit 120).
+pub struct AuditSession {
+    writer: brig_audit::Writer,
+    started: std::time::Instant,
+}
+
+fn audit_err(e: impl std::fmt::Display) -> Error {
+    Error::Audit(format!(
+        "the audit log cannot be written ({e}); brig does not run commands unaudited (set XDG_STATE_HOME to a writable directory)"
+    ))
+}
+
+/// brig's audit directory.
+pub fn audit_dir(dirs: &Dirs) -> PathBuf {
+    dirs.state.join("audit")
+}
+
+impl AuditSession {
+    /// Opens a new session and records its start and the command's start.
+    pub fn start(dirs: &Dirs, loaded: &Loaded, argv: &[OsString]) -> Result<AuditSession, Error> {
+        use sha2::Digest;
+        let id = brig_audit::new_session_id();
+        let mut writer = brig_audit::Writer::create(&audit_dir(dirs), &id).map_err(audit_err)?;
+        let plan = &loaded.plan;
+        let plan_json = serde_json::to_vec(plan).unwrap_or_default();
+        let policy_sha256: String = sha2::Sha256::digest(&plan_json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_default();
+        #[cfg(unix)]
+        let uid = std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+            .ok();
+        #[cfg(not(unix))]
+        let uid: Option<u32> = None;
+        writer
+            .append(
+                "session.start",
+                serde_json::json!({
+                    "user": user,
+                    "uid": uid,
+                    "host": host.trim(),
+                    "platform": std::env::consts::OS,
+                    "brig_version": env!("CARGO_PKG_VERSION"),
+                    "mode": plan.mode,
+                    "network": plan.network,
+                    "workspace": plan.workspace,
+                    "writable_roots": plan.writable_roots,
+                    "policy_sha256": policy_sha256,
+                    "config_sources": loaded.sources,
+                }),
+            )
+            .map_err(audit_err)?;
+        let env_names: Vec<String> = plan
+            .env
+            .iter()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        writer
+            .append(
+                "command.start",
+                serde_json::json!({
+                    "argv": argv.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+                    "cwd": plan.cwd,
+                    "env_names": env_names,
+                    "env_removed": plan.env_removed,
+                    "decision": "allow",
+                    "rule": "no approval policy yet: every command runs in the sandbox of its mode",
+                }),
+            )
+            .map_err(audit_err)?;
+        Ok(AuditSession {
+            writer,
+            started: std::time::Instant::now(),
+        })
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        self.writer.session()
+    }
+
+    /// Records one event reported by the sandbox while the command runs.
+    pub fn event(&mut self, ev: brig_sandbox::Event<'_>) -> Result<(), String> {
+        let (kind, data) = match ev {
+            brig_sandbox::Event::Denied { layer, what } => (
+                "denied",
+                serde_json::json!({ "layer": layer, "what": what }),
+            ),
+            brig_sandbox::Event::Changed { op, path } => {
+                ("file.change", serde_json::json!({ "op": op, "path": path }))
+            }
+        };
+        self.writer.append(kind, data).map_err(|e| e.to_string())
+    }
+
+    /// Records how the command ended and closes the session durably.
+    pub fn finish(mut self, result: &Result<Outcome, Error>) -> Result<(), Error> {
+        let elapsed = self.started.elapsed();
+        let data = match result {
+            Ok(o) => serde_json::json!({
+                "exit_code": match o.exit { Exit::Code(c) => Some(c), Exit::Signal(_) => None },
+                "signal": match o.exit { Exit::Signal(s) => Some(s), Exit::Code(_) => None },
+                "status": o.exit.as_status(),
+                "duration_ms": elapsed.as_secs_f64() * 1000.0,
+                "cpu_user_ms": o.usage.user_us as f64 / 1000.0,
+                "cpu_sys_ms": o.usage.sys_us as f64 / 1000.0,
+                "max_rss_kb": o.usage.max_rss_kb,
+                "layers": o.layers,
+            }),
+            Err(e) => serde_json::json!({
+                "error": e.to_string(),
+                "status": e.exit_code(),
+                "duration_ms": elapsed.as_secs_f64() * 1000.0,
+            }),
+        };
+        self.writer.append("command.end", data).map_err(audit_err)?;
+        self.writer
+            .append("session.end", serde_json::json!({}))
+            .map_err(audit_err)?;
+        self.writer.commit().map_err(audit_err)
+    }
+}

@@ -42,6 +42,52 @@ enum Cmd {
         /// Workspace (default: current directory).
         dir: Option<PathBuf>,
     },
+    /// Read, verify and export the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// List the recorded sessions.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one session's records.
+    Show {
+        /// Session id (or a unique prefix of it).
+        session: String,
+        /// Only records of this kind (e.g. file.change, denied, command.end).
+        #[arg(long = "type", value_name = "KIND")]
+        kind: Option<String>,
+        /// Machine-readable output (JSON Lines).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that sessions are intact: exit 0 when they are, 1 with the first bad record otherwise.
+    Verify {
+        /// Session id (or a unique prefix); default: every session.
+        session: Option<String>,
+        /// Every session (the default when no session is given).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Export records for a compliance review.
+    Export {
+        /// Output format.
+        #[arg(long, value_parser = ["jsonl", "csv"])]
+        format: String,
+        /// Only this session (id or unique prefix); default: every session.
+        #[arg(long)]
+        session: Option<String>,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -173,6 +219,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         } => explain(json, &policy),
         Cmd::Trust { dir } => trust(dir, true),
         Cmd::Untrust { dir } => trust(dir, false),
+        Cmd::Audit { command } => audit(command),
     }
 }
 
@@ -186,7 +233,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.command.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default()
         );
     }
-    let outcome = brig::run(&loaded.plan, args.command, &mut |_| Ok(()))?;
+    let dirs = brig::Dirs::from_env()?;
+    let mut session = brig::AuditSession::start(&dirs, &loaded, &args.command)?;
+    let result = brig::run(&loaded.plan, args.command, &mut |ev| session.event(ev));
+    // The record of how the command ended is durable before brig reports it.
+    session.finish(&result)?;
+    let outcome = result?;
     let mut seen = std::collections::BTreeSet::new();
     for b in &outcome.blocked_creates {
         if seen.insert(b.clone()) && seen.len() <= 20 {
@@ -339,6 +391,123 @@ fn trust(dir: Option<PathBuf>, add: bool) -> anyhow::Result<ExitCode> {
         );
     } else {
         println!("no longer trusting {}", ws.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
+    let dirs = brig::Dirs::from_env()?;
+    let dir = brig::audit_dir(&dirs);
+    let mut out = std::io::stdout().lock();
+    let all_ids = || -> anyhow::Result<Vec<String>> {
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
+        Ok(brig_audit::list(&dir)?.into_iter().map(|s| s.id).collect())
+    };
+    match cmd {
+        AuditCmd::List { json } => {
+            let sessions = if dir.exists() {
+                brig_audit::list(&dir)?
+            } else {
+                Vec::new()
+            };
+            for s in sessions {
+                let first = s
+                    .first
+                    .as_ref()
+                    .map(|r| brig_audit::summary(&r.data))
+                    .unwrap_or_default();
+                if json {
+                    let v = serde_json::json!({
+                        "id": s.id, "path": s.path, "records": s.records,
+                        "first": s.first_ts, "last": s.last_ts,
+                    });
+                    writeln!(out, "{v}")?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}  {:>5} records  {} .. {}  {first}",
+                        s.id,
+                        s.records,
+                        s.first_ts.unwrap_or_default(),
+                        s.last_ts.unwrap_or_default()
+                    )?;
+                }
+            }
+        }
+        AuditCmd::Show {
+            session,
+            kind,
+            json,
+        } => {
+            let records = brig_audit::read(&dir, &session)?;
+            for r in records
+                .iter()
+                .filter(|r| kind.as_deref().is_none_or(|k| r.kind == k))
+            {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(r)?)?;
+                } else {
+                    let summary = brig_audit::summary(&r.data);
+                    // Record contents come from the sandboxed command: no control characters
+                    // reach the reviewer's terminal.
+                    let clean: String = summary
+                        .chars()
+                        .map(|c| if c.is_control() { '?' } else { c })
+                        .collect();
+                    writeln!(out, "{:>5} {}  {:<14} {clean}", r.seq, r.ts, r.kind)?;
+                }
+            }
+        }
+        AuditCmd::Verify { session, all } => {
+            let ids = match (session, all) {
+                (Some(s), false) => vec![s],
+                _ => all_ids()?,
+            };
+            let mut bad = 0;
+            for id in &ids {
+                let v = brig_audit::verify(&dir, id)?;
+                if v.intact() {
+                    writeln!(out, "{}: intact ({} records)", v.session, v.records)?;
+                } else {
+                    bad += 1;
+                    writeln!(out, "{}: NOT INTACT: {}", v.session, v.problems[0])?;
+                    for p in &v.problems[1..] {
+                        writeln!(out, "    also: {p}")?;
+                    }
+                }
+            }
+            if bad > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        AuditCmd::Export {
+            format,
+            session,
+            output,
+        } => {
+            let ids = match session {
+                Some(s) => vec![s],
+                None => all_ids()?,
+            };
+            let mut records = Vec::new();
+            for id in &ids {
+                records.extend(brig_audit::read(&dir, id)?);
+            }
+            let mut sink: Box<dyn std::io::Write> = match &output {
+                Some(p) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("creating {}", p.display()))?,
+                )),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            match format.as_str() {
+                "csv" => brig_audit::export_csv(&records, &mut sink)?,
+                _ => brig_audit::export_jsonl(&records, &mut sink)?,
+            }
+            sink.flush()?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

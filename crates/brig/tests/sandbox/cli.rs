@@ -39,7 +39,11 @@ fn fails_closed_without_user_namespaces(t: &Test) {
     // A copy outside /tmp (a checkout under /tmp is not visible inside the sandbox).
     let brig = w.aux.join("brig-inner");
     std::fs::copy(brig_bin(), &brig).unwrap();
-    let inner = format!("{} run -- touch ran-unconfined", brig.display());
+    // The inner brig keeps its (audit) state in the sandbox's private /tmp.
+    let inner = format!(
+        "XDG_STATE_HOME=/tmp/inner-state {} run -- touch ran-unconfined",
+        brig.display()
+    );
     let out = w.brig_sh(&["--writable", w.aux.to_str().unwrap()], &inner);
     out.code_is(122);
     assert!(out.stderr.contains("user namespaces"), "{out}");

@@ -12,6 +12,7 @@
 mod support;
 
 mod agent_files;
+mod audit;
 mod cli;
 mod git;
 mod lifetime;

@@ -1,0 +1,204 @@
+//! The audit trail of `brig run`: what a session records, that `brig audit verify` notices
+//! tampering, that the command cannot reach the log, and that a log that cannot be written
+//! stops the command instead of letting it run unaudited.
+
+use crate::support::*;
+
+both_identities!(
+    session_is_recorded_and_verifies,
+    tampering_is_detected,
+    log_is_out_of_the_commands_reach,
+    full_disk_stops_the_command,
+);
+
+/// A state directory on a full filesystem: brig refuses to run the command (exit 120) rather
+/// than run it unaudited. Needs root to mount a tiny tmpfs.
+fn full_disk_stops_the_command(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    if !t.is_root() {
+        eprintln!(
+            "SKIP {} as user: mounting a full filesystem needs root",
+            t.name
+        );
+        return;
+    }
+    let w = t.world();
+    let full = w.aux.join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&full)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(mounted, "mount a tmpfs (needs root and util-linux)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(full.clone());
+    // Fill it completely.
+    let _ = std::fs::write(full.join("filler"), vec![0u8; 1 << 20]);
+    let mut c = w.command(brig_bin());
+    c.env("XDG_STATE_HOME", &full)
+        .args(["run", "--", "touch", "ran-unaudited"]);
+    let out = run_command(c, None, "brig run with a full state directory");
+    out.code_is(120);
+    assert!(out.stderr.contains("audit log"), "{out}");
+    assert!(
+        !w.ws.join("ran-unaudited").exists(),
+        "the command ran unaudited"
+    );
+}
+
+/// The newest session's records, as JSON values.
+fn last_session(w: &World) -> (String, Vec<serde_json::Value>) {
+    let out = w.brig(&["audit", "list", "--json"]);
+    let last = out
+        .ok()
+        .stdout
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let id = serde_json::from_str::<serde_json::Value>(&last).expect("list --json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let shown = w.brig(&["audit", "show", &id, "--json"]);
+    let records = shown
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("show --json prints JSON lines"))
+        .collect();
+    (id, records)
+}
+
+fn kinds(records: &[serde_json::Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// One `brig run` is one session: start, the command with its argv, the file changes and the
+/// refusal the guard saw, the end with its status and resource use, a signed checkpoint.
+fn session_is_recorded_and_verifies(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.brig_sh(
+        &[],
+        "echo hi > made.txt; mkdir dir; mv made.txt dir/; touch .envrc; exit 3",
+    )
+    .code_is(3);
+    let (id, records) = last_session(&w);
+    assert_eq!(
+        kinds(&records),
+        [
+            "session.start",
+            "command.start",
+            "file.change",
+            "file.change",
+            "file.change",
+            "denied",
+            "command.end",
+            "session.end",
+            "checkpoint"
+        ]
+    );
+    assert_eq!(records[1]["data"]["argv"][0], "/bin/sh");
+    let ws = w.ws.display().to_string();
+    assert_eq!(
+        records[2]["data"],
+        serde_json::json!({"op": "create", "path": format!("{ws}/made.txt")})
+    );
+    assert_eq!(
+        records[3]["data"],
+        serde_json::json!({"op": "mkdir", "path": format!("{ws}/dir")})
+    );
+    assert_eq!(
+        records[4]["data"]["path"],
+        format!("{ws}/made.txt -> {ws}/dir/made.txt")
+    );
+    assert_eq!(records[5]["data"]["layer"], "create-guard");
+    assert_eq!(records[6]["data"]["status"], 3);
+    assert!(
+        records[6]["data"]["cpu_sys_ms"].is_number(),
+        "{:?}",
+        records[6]
+    );
+    let v = w.brig(&["audit", "verify", &id]);
+    assert!(v.ok().stdout.contains("intact"), "{v}");
+    let csv = w.brig(&["audit", "export", "--format", "csv", "--session", &id]);
+    assert_eq!(csv.ok().stdout.lines().count(), 1 + records.len(), "{csv}");
+}
+
+/// Editing one byte of a recorded line, or cutting the log short, is reported by
+/// `brig audit verify` (exit 1, naming the line); an untouched log verifies (exit 0).
+fn tampering_is_detected(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.brig_sh(&[], "echo one > a.txt; echo two > b.txt").ok();
+    let (id, _) = last_session(&w);
+    let file = w.state_dir().join("brig/audit").join(format!("{id}.jsonl"));
+    let original = std::fs::read_to_string(&file).expect("segment");
+    w.brig(&["audit", "verify", &id]).code_is(0);
+
+    let edited = original.replacen("a.txt", "z.txt", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&file, &edited).unwrap();
+    let out = w.brig(&["audit", "verify", &id]);
+    out.code_is(1);
+    assert!(
+        out.stdout.contains("NOT INTACT") && out.stdout.contains("line 2"),
+        "{out}"
+    );
+
+    let lines: Vec<&str> = original.lines().collect();
+    std::fs::write(&file, lines[..lines.len() - 3].join("\n") + "\n").unwrap();
+    w.brig(&["audit", "verify", &id]).code_is(1);
+    std::fs::write(&file, &original).unwrap();
+    w.brig(&["audit", "verify", "--all"]).code_is(0);
+}
+
+/// The command can neither read nor write the audit log or its key, and a fake line it prints
+/// is only output, not a record.
+fn log_is_out_of_the_commands_reach(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.brig_sh(&[], "true").ok();
+    let state = w.state_dir().join("brig");
+    let dir = state.join("audit").display().to_string();
+    let key = state.join("audit.key").display().to_string();
+    let script = format!(
+        "ls {dir} && echo LISTED; cat {key} && echo READ; echo x >> {dir}/forged.jsonl && echo WROTE; \
+         echo '{{\"kind\":\"command.end\",\"data\":{{\"status\":0}}}}'; true"
+    );
+    let out = w.brig_sh(&["--pass-env", "XDG_STATE_HOME"], &script);
+    out.ok();
+    for bad in ["LISTED", "READ", "WROTE"] {
+        assert!(
+            !out.stdout.contains(bad),
+            "the command reached the audit log ({bad}):\n{out}"
+        );
+    }
+    assert!(!state.join("audit/forged.jsonl").exists());
+    let (_, records) = last_session(&w);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["kind"] == "command.end")
+            .count(),
+        1
+    );
+}
