@@ -242,11 +242,19 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut seen = std::collections::BTreeSet::new();
     for b in &outcome.blocked_creates {
         if seen.insert(b.clone()) && seen.len() <= 20 {
-            eprintln!("brig: denied {b} (see `brig policy explain`)");
+            eprintln!("brig: denied {} (see `brig policy explain`)", printable(b));
         }
     }
     let status = outcome.exit.as_status();
     Ok(ExitCode::from(u8::try_from(status & 0xff).unwrap_or(1)))
+}
+
+/// `s` with control characters shown as `?`: paths in brig's messages come from the sandboxed
+/// command, and escape sequences must not reach the reviewer's terminal.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 fn doctor(json: bool) -> anyhow::Result<ExitCode> {
@@ -452,11 +460,8 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     let summary = brig_audit::summary(&r.data);
                     // Record contents come from the sandboxed command: no control characters
                     // reach the reviewer's terminal.
-                    let clean: String = summary
-                        .chars()
-                        .map(|c| if c.is_control() { '?' } else { c })
-                        .collect();
-                    writeln!(out, "{:>5} {}  {:<14} {clean}", r.seq, r.ts, r.kind)?;
+                    let (kind, summary) = (printable(&r.kind), printable(&summary));
+                    writeln!(out, "{:>5} {}  {kind:<14} {summary}", r.seq, r.ts)?;
                 }
             }
         }
