@@ -53,6 +53,8 @@ pub struct Guard {
     pub blocked: Vec<String>,
     /// Changes made on the command's behalf: "op\tpath" (for the audit trail).
     pub changes: Vec<String>,
+    /// Changes the kernel refused: "layer\top path: error" (for the audit trail).
+    pub refusals: Vec<String>,
 }
 
 enum Reply {
@@ -106,6 +108,7 @@ impl Guard {
             root: sys::open_root()?,
             blocked: Vec::new(),
             changes: Vec::new(),
+            refusals: Vec::new(),
         })
     }
 
@@ -198,6 +201,15 @@ impl Guard {
             if nr == libc::SYS_open {
                 return self.open(n, pid, at, a[0], i(a[1]), i(a[2]));
             }
+            if nr == libc::SYS_unlink {
+                return self.unlink(n, pid, at, a[0], 0);
+            }
+            if nr == libc::SYS_rmdir {
+                return self.unlink(n, pid, at, a[0], libc::AT_REMOVEDIR);
+            }
+            if nr == libc::SYS_chmod {
+                return self.chmod(n, pid, at, a[0], i(a[1]));
+            }
             if nr == libc::SYS_renameat {
                 return self.rename(
                     n,
@@ -230,6 +242,17 @@ impl Guard {
         if nr == 38 {
             // renameat (missing from libc's aarch64 list).
             return self.rename(n, pid, fd(a[0]), a[1], fd(a[2]), a[3], 0);
+        }
+        if nr == libc::SYS_unlinkat {
+            return self.unlink(n, pid, fd(a[0]), a[1], i(a[2]));
+        }
+        if nr == libc::SYS_fchmodat || nr == 452 {
+            // fchmodat2 (452) adds flags; AT_SYMLINK_NOFOLLOW is refused for files by Linux
+            // anyway, so both are done as fchmodat.
+            return self.chmod(n, pid, fd(a[0]), a[1], i(a[2]));
+        }
+        if nr == libc::SYS_truncate {
+            return self.truncate(n, pid, a[0], a[1] as i64);
         }
         if nr == libc::SYS_bind {
             return self.bind(n, pid, i(a[0]), a[1], a[2]);
@@ -585,6 +608,94 @@ impl Guard {
             .map_err(|e| errno_of(&e))
     }
 
+    /// `unlink`/`unlinkat`/`rmdir`: done here so that every deletion is on the record.
+    fn unlink(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        dirfd: i64,
+        path: u64,
+        flags: i32,
+    ) -> Result<Reply, i32> {
+        let t = self.target(pid, dirfd, path)?;
+        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+            return Err(libc::ESRCH);
+        }
+        let at = self.where_(&t);
+        let r = sys::unlinkat(t.parent.as_fd(), &t.name, flags & libc::AT_REMOVEDIR);
+        let op = if flags & libc::AT_REMOVEDIR != 0 {
+            "rmdir"
+        } else {
+            "delete"
+        };
+        self.record(r, op, at)
+    }
+
+    /// `chmod`/`fchmodat`: done here so that every mode change is on the record.
+    fn chmod(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        dirfd: i64,
+        path: u64,
+        mode: i32,
+    ) -> Result<Reply, i32> {
+        let t = self.target(pid, dirfd, path)?;
+        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+            return Err(libc::ESRCH);
+        }
+        let at = self.where_(&t);
+        let r = sys::fchmodat(t.parent.as_fd(), &t.name, mode as libc::mode_t);
+        self.record(r, &format!("chmod {:o}", mode & 0o7777), at)
+    }
+
+    /// `truncate(path)`: the file is opened for writing (following symlinks like truncate(2))
+    /// and truncated through that descriptor.
+    fn truncate(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        path: u64,
+        len: i64,
+    ) -> Result<Reply, i32> {
+        let t = self.target(pid, libc::AT_FDCWD as i64, path)?;
+        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+            return Err(libc::ESRCH);
+        }
+        let at = self.where_(&t);
+        let r = sys::openat_raw(
+            t.parent.as_fd(),
+            &t.name,
+            libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            0,
+        )
+        .and_then(|f| sys::ftruncate(f.as_fd(), len));
+        self.record(r, "truncate", at)
+    }
+
+    /// Records `op` at `at` when `r` succeeded, and turns `r` into the reply.
+    fn record(&mut self, r: io::Result<()>, op: &str, at: String) -> Result<Reply, i32> {
+        match r {
+            Ok(()) => {
+                self.changes.push(format!("{op}\t{at}"));
+                Ok(Reply::Value(0))
+            }
+            Err(e) => {
+                // A change the kernel refused: a read-only mount (EROFS) or Landlock / file
+                // permissions (EACCES). Recorded for the audit trail, not printed.
+                let layer = match e.raw_os_error() {
+                    Some(libc::EROFS) => Some("mount-namespace"),
+                    Some(libc::EACCES) => Some("landlock"),
+                    _ => None,
+                };
+                if let Some(layer) = layer {
+                    self.refusals.push(format!("{layer}\t{op} {at}: {e}"));
+                }
+                Err(errno_of(&e))
+            }
+        }
+    }
+
     /// Where `t` is, as the kernel names its parent (for reports).
     fn where_(&self, t: &Target) -> String {
         match fd_path(&t.parent) {
@@ -601,14 +712,12 @@ impl Guard {
 
     /// Records a successful change of `t` and turns `r` into the reply.
     fn done(&mut self, r: io::Result<()>, op: &str, t: &Target) -> Result<Reply, i32> {
-        match r {
-            Ok(()) => {
-                let at = self.where_(t);
-                self.changes.push(format!("{op}\t{at}"));
-                Ok(Reply::Value(0))
-            }
-            Err(e) => Err(errno_of(&e)),
-        }
+        let at = if r.is_ok() {
+            self.where_(t)
+        } else {
+            String::new()
+        };
+        self.record(r, op, at)
     }
 
     fn with_umask<T>(&self, pid: libc::pid_t, f: impl FnOnce() -> T) -> T {
@@ -847,7 +956,11 @@ impl Guard {
                 self.changes.push(format!("{op}\t{at}"));
                 Ok(Reply::Fd(fd, cloexec))
             }
-            Err(e) => Err(errno_of(&e)),
+            Err(e) => {
+                let at = self.where_(&t);
+                self.record(Err(e), "open-write", at)
+                    .map(|_| Reply::Value(0))
+            }
         }
     }
 }

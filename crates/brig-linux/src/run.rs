@@ -383,6 +383,10 @@ fn parent_main(
                         what: rest,
                     })
                 }
+                "refused" => {
+                    let (layer, what) = rest.split_once('\t').unwrap_or(("", rest));
+                    layer_named(layer).map(|layer| Event::Denied { layer, what })
+                }
                 "changed" => {
                     let (op, path) = rest.split_once('\t').unwrap_or(("change", rest));
                     Some(Event::Changed { op, path })
@@ -725,6 +729,9 @@ fn supervise(
             }
             for c in g.changes.drain(..) {
                 rep.line("changed", &c);
+            }
+            for r in g.refusals.drain(..) {
+                rep.line("refused", &r);
             }
         }
         if rev[0] != 0 {

@@ -230,6 +230,13 @@ syscall_table! {
     rename:             Some(82),  None;
     renameat:           Some(264), Some(38);
     renameat2:          Some(316), Some(276);
+    rmdir:              Some(84),  None;
+    unlink:             Some(87),  None;
+    unlinkat:           Some(263), Some(35);
+    chmod:              Some(90),  None;
+    fchmodat:           Some(268), Some(53);
+    fchmodat2:          Some(452), Some(452);
+    truncate:           Some(76),  Some(45);
     request_key:        Some(249), Some(218);
     setns:              Some(308), Some(268);
     settimeofday:       Some(164), Some(170);
@@ -505,6 +512,43 @@ const CREATE_GUARD_RULES: &[Rule] = &[
             arg: 2,
             mask: O_CREAT,
         },
+        then: Action::Notify,
+    },
+    // Deleting, chmod and truncate by path: done by the supervisor so that the audit trail
+    // records every such change (they create nothing, so no name check applies).
+    Rule {
+        sys: Sys::unlink,
+        when: When::Always,
+        then: Action::Notify,
+    },
+    Rule {
+        sys: Sys::unlinkat,
+        when: When::Always,
+        then: Action::Notify,
+    },
+    Rule {
+        sys: Sys::rmdir,
+        when: When::Always,
+        then: Action::Notify,
+    },
+    Rule {
+        sys: Sys::chmod,
+        when: When::Always,
+        then: Action::Notify,
+    },
+    Rule {
+        sys: Sys::fchmodat,
+        when: When::Always,
+        then: Action::Notify,
+    },
+    Rule {
+        sys: Sys::fchmodat2,
+        when: When::Always,
+        then: Action::Notify,
+    },
+    Rule {
+        sys: Sys::truncate,
+        when: When::Always,
         then: Action::Notify,
     },
     // bind: a path-named AF_UNIX socket is a new file; the supervisor checks its name.
@@ -1183,13 +1227,20 @@ mod tests {
                 Sys::creat,
                 Sys::connect,
                 Sys::bind,
+                Sys::unlink,
+                Sys::unlinkat,
+                Sys::rmdir,
+                Sys::chmod,
+                Sys::fchmodat,
+                Sys::fchmodat2,
+                Sys::truncate,
             ]
             .into_iter()
             .filter(|s| s.nr(arch).is_some())
             .collect();
             let expected = match arch {
-                Arch::X86_64 => 14,
-                Arch::Aarch64 => 8,
+                Arch::X86_64 => 21,
+                Arch::Aarch64 => 12,
             };
             assert_eq!(guarded.len(), expected);
             for sys in guarded {
@@ -1346,6 +1397,9 @@ mod tests {
             (Sys::openat2, libc::SYS_openat2),
             (Sys::connect, libc::SYS_connect),
             (Sys::bind, libc::SYS_bind),
+            (Sys::unlinkat, libc::SYS_unlinkat),
+            (Sys::fchmodat, libc::SYS_fchmodat),
+            (Sys::truncate, libc::SYS_truncate),
             (Sys::perf_event_open, libc::SYS_perf_event_open),
             (Sys::personality, libc::SYS_personality),
             (Sys::pidfd_getfd, libc::SYS_pidfd_getfd),

@@ -968,3 +968,22 @@ pub fn open_beneath(dir: BorrowedFd<'_>, path: &CStr, flags: libc::c_int) -> io:
         )
     })
 }
+
+/// unlinkat(2).
+pub fn unlinkat(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated and `dir` open.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) }).map(drop)
+}
+
+/// fchmodat(2) without following a final symlink is not supported by Linux for files; this
+/// follows it, like chmod(2).
+pub fn fchmodat(dir: BorrowedFd<'_>, name: &CStr, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated and `dir` open.
+    check(unsafe { libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), mode, 0) }).map(drop)
+}
+
+/// truncate(2) of an object opened for writing (`O_WRONLY`), through its descriptor.
+pub fn ftruncate(fd: BorrowedFd<'_>, len: i64) -> io::Result<()> {
+    // SAFETY: ftruncate takes an open descriptor and a length.
+    check(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }).map(drop)
+}

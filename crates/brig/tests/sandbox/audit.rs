@@ -9,7 +9,54 @@ both_identities!(
     tampering_is_detected,
     log_is_out_of_the_commands_reach,
     full_disk_stops_the_command,
+    deletions_modes_and_refusals_are_recorded,
 );
+
+/// Deleting, chmod and writes the kernel refused are on the record too.
+fn deletions_modes_and_refusals_are_recorded(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.brig_sh(
+        &[],
+        "echo x > f; chmod 700 f; rm f; mkdir d; rmdir d; echo evil > /etc/brig-audit-probe 2>/dev/null; true",
+    )
+    .ok();
+    let (_, records) = last_session(&w);
+    let ws = w.ws.display().to_string();
+    let ops: Vec<(String, String)> = records
+        .iter()
+        .filter(|r| r["kind"] == "file.change")
+        .map(|r| {
+            (
+                r["data"]["op"].as_str().unwrap_or_default().to_string(),
+                r["data"]["path"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let f = format!("{ws}/f");
+    let d = format!("{ws}/d");
+    let want: Vec<(String, String)> = [
+        ("create", f.as_str()),
+        ("chmod 700", f.as_str()),
+        ("delete", f.as_str()),
+        ("mkdir", d.as_str()),
+        ("rmdir", d.as_str()),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(ops, want);
+    let denied: Vec<&serde_json::Value> =
+        records.iter().filter(|r| r["kind"] == "denied").collect();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["data"]["layer"], "mount-namespace");
+    assert!(denied[0]["data"]["what"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("/etc/brig-audit-probe"));
+}
 
 /// A state directory on a full filesystem: brig refuses to run the command (exit 120) rather
 /// than run it unaudited. Needs root to mount a tiny tmpfs.
