@@ -458,9 +458,7 @@ impl Guard {
     /// Refuses `t` when protected; also makes sure the target is still waiting (so the pid in
     /// the `/proc` paths we used was not reused).
     fn check(&mut self, n: &notif::Notif, targets: &[&Target]) -> Result<(), i32> {
-        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-            return Err(libc::ESRCH);
-        }
+        self.still_waiting(n)?;
         for t in targets {
             if self.is_protected(t) {
                 self.blocked
@@ -522,9 +520,7 @@ impl Guard {
             raw = un;
             keep = Some(target);
         }
-        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-            return Err(libc::ESRCH);
-        }
+        self.still_waiting(n)?;
         Ok(Reply::DeferredValue(Box::new(move || {
             let r = sys::connect_raw(sock.as_fd(), &raw)
                 .map(|()| 0)
@@ -600,12 +596,35 @@ impl Guard {
             let r = self.with_umask(pid, || sys::bind_raw(sock.as_fd(), &un));
             return self.done(r, "socket", &t);
         }
-        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-            return Err(libc::ESRCH);
-        }
+        self.still_waiting(n)?;
         sys::bind_raw(sock.as_fd(), &raw)
             .map(|()| Reply::Value(0))
             .map_err(|e| errno_of(&e))
+    }
+
+    /// The target still waits for our answer (so the pid in the `/proc` paths we used was not
+    /// reused meanwhile).
+    fn still_waiting(&self, n: &notif::Notif) -> Result<(), i32> {
+        if notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
+            Ok(())
+        } else {
+            Err(libc::ESRCH)
+        }
+    }
+
+    /// Resolves a path argument for an operation that creates nothing, with its location for
+    /// the record.
+    fn located(
+        &self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        dirfd: i64,
+        path: u64,
+    ) -> Result<(Target, String), i32> {
+        let t = self.target(pid, dirfd, path)?;
+        self.still_waiting(n)?;
+        let at = self.where_(&t);
+        Ok((t, at))
     }
 
     /// `unlink`/`unlinkat`/`rmdir`: done here so that every deletion is on the record.
@@ -617,11 +636,7 @@ impl Guard {
         path: u64,
         flags: i32,
     ) -> Result<Reply, i32> {
-        let t = self.target(pid, dirfd, path)?;
-        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-            return Err(libc::ESRCH);
-        }
-        let at = self.where_(&t);
+        let (t, at) = self.located(n, pid, dirfd, path)?;
         let r = sys::unlinkat(t.parent.as_fd(), &t.name, flags & libc::AT_REMOVEDIR);
         let op = if flags & libc::AT_REMOVEDIR != 0 {
             "rmdir"
@@ -640,11 +655,7 @@ impl Guard {
         path: u64,
         mode: i32,
     ) -> Result<Reply, i32> {
-        let t = self.target(pid, dirfd, path)?;
-        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-            return Err(libc::ESRCH);
-        }
-        let at = self.where_(&t);
+        let (t, at) = self.located(n, pid, dirfd, path)?;
         let r = sys::fchmodat(t.parent.as_fd(), &t.name, mode as libc::mode_t);
         self.record(r, &format!("chmod {:o}", mode & 0o7777), at)
     }
@@ -658,11 +669,7 @@ impl Guard {
         path: u64,
         len: i64,
     ) -> Result<Reply, i32> {
-        let t = self.target(pid, libc::AT_FDCWD as i64, path)?;
-        if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-            return Err(libc::ESRCH);
-        }
-        let at = self.where_(&t);
+        let (t, at) = self.located(n, pid, libc::AT_FDCWD as i64, path)?;
         let r = sys::openat_raw(
             t.parent.as_fd(),
             &t.name,
@@ -897,9 +904,7 @@ impl Guard {
             if kind == EntryKind::Symlink && !nofollow && on_proc {
                 // A /proc magic link of the target's own (e.g. /dev/stderr → /proc/self/fd/2):
                 // only the kernel can follow it; the parent is already the target's.
-                if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-                    return Err(libc::ESRCH);
-                }
+                self.still_waiting(n)?;
                 return Ok(open_existing(t, flags, cloexec, 0, false));
             }
             if kind == EntryKind::Symlink && !nofollow {
@@ -924,9 +929,7 @@ impl Guard {
             }
             if kind == EntryKind::Other {
                 // An existing fifo, device or socket: nothing is created; the open may block.
-                if !notif::id_valid(self.listener.as_fd(), n.id).unwrap_or(false) {
-                    return Err(libc::ESRCH);
-                }
+                self.still_waiting(n)?;
                 return Ok(open_existing(t, flags, cloexec, st.st_mode, true));
             }
             break;
