@@ -295,6 +295,15 @@ pub(crate) fn check(session: &str, bytes: &[u8], key: &[u8]) -> Verdict {
             line: first,
         });
     }
+    // A segment with no signed record at all (emptied, or created and never committed) has
+    // nothing vouching for it.
+    if last_checkpoint.is_none() && unsigned.is_empty() && lines.torn.is_none() {
+        problems.push(Problem::Unsigned {
+            after_seq: None,
+            records: 0,
+            line: 1,
+        });
+    }
     if let Some(torn) = lines.torn {
         problems.push(Problem::Truncated {
             line: lines.complete.len() + 1,

@@ -719,11 +719,7 @@ impl Guard {
 
     /// Records a successful change of `t` and turns `r` into the reply.
     fn done(&mut self, r: io::Result<()>, op: &str, t: &Target) -> Result<Reply, i32> {
-        let at = if r.is_ok() {
-            self.where_(t)
-        } else {
-            String::new()
-        };
+        let at = self.where_(t);
         self.record(r, op, at)
     }
 
@@ -868,11 +864,8 @@ impl Guard {
             &new.name,
             flags,
         );
-        if r.is_ok() {
-            self.changes
-                .push(format!("rename\t{from} -> {}", self.where_(&new)));
-        }
-        r.map(|()| Reply::Value(0)).map_err(|e| errno_of(&e))
+        let to = self.where_(&new);
+        self.record(r, "rename", format!("{from} -> {to}"))
     }
 
     fn open(
@@ -961,8 +954,8 @@ impl Guard {
             }
             Err(e) => {
                 let at = self.where_(&t);
-                self.record(Err(e), "open-write", at)
-                    .map(|_| Reply::Value(0))
+                let op = if existed { "open-write" } else { "create" };
+                self.record(Err(e), op, at).map(|_| Reply::Value(0))
             }
         }
     }

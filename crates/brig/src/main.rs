@@ -237,8 +237,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut session = brig::AuditSession::start(&dirs, &loaded, &args.command)?;
     let result = brig::run(&loaded.plan, args.command, &mut |ev| session.event(ev));
     // The record of how the command ended is durable before brig reports it.
-    session.finish(&result)?;
+    let finished = session.finish(&result);
+    // The command's own failure (e.g. stopped because the log could not be written) first.
     let outcome = result?;
+    finished?;
     let mut seen = std::collections::BTreeSet::new();
     for b in &outcome.blocked_creates {
         if seen.insert(b.clone()) && seen.len() <= 20 {

@@ -293,3 +293,18 @@ fn verify_without_the_key_is_an_error_not_a_verdict() {
     let err = verify(&state.dir(), SESSION).unwrap_err();
     assert!(matches!(err, AuditError::KeyMissing { .. }), "{err:?}");
 }
+
+#[test]
+fn an_emptied_segment_is_not_intact() {
+    let state = State::new("emptied");
+    let path = standard_session(&state);
+    fs::write(&path, "").unwrap();
+    assert_eq!(
+        problems(&state),
+        vec![Problem::Unsigned {
+            after_seq: None,
+            records: 0,
+            line: 1
+        }]
+    );
+}
