@@ -64,6 +64,15 @@ enum AuditCmd {
         /// Only records of this kind (e.g. file.change, denied, command.end).
         #[arg(long = "type", value_name = "KIND")]
         kind: Option<String>,
+        /// Only records that mention this path (file changes and denials).
+        #[arg(long, value_name = "PATH")]
+        path: Option<String>,
+        /// Only records at or after this time (RFC 3339, UTC, e.g. 2026-12-03T18:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Keep printing new records until the session ends.
+        #[arg(long)]
+        follow: bool,
         /// Machine-readable output (JSON Lines).
         #[arg(long)]
         json: bool,
@@ -449,22 +458,41 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
         AuditCmd::Show {
             session,
             kind,
+            path,
+            since,
+            follow,
             json,
         } => {
-            let records = brig_audit::read(&dir, &session)?;
-            for r in records
-                .iter()
-                .filter(|r| kind.as_deref().is_none_or(|k| r.kind == k))
-            {
-                if json {
-                    writeln!(out, "{}", serde_json::to_string(r)?)?;
-                } else {
-                    let summary = brig_audit::summary(&r.data);
-                    // Record contents come from the sandboxed command: no control characters
-                    // reach the reviewer's terminal.
-                    let (kind, summary) = (printable(&r.kind), printable(&summary));
-                    writeln!(out, "{:>5} {}  {kind:<14} {summary}", r.seq, r.ts)?;
+            let wanted = |r: &brig_audit::Record| {
+                kind.as_deref().is_none_or(|k| r.kind == k)
+                    && since.as_deref().is_none_or(|t| r.ts.as_str() >= t)
+                    && path.as_deref().is_none_or(|p| {
+                        ["path", "what"]
+                            .iter()
+                            .any(|f| r.data[f].as_str().is_some_and(|v| v.contains(p)))
+                    })
+            };
+            let mut shown = 0usize;
+            loop {
+                let records = brig_audit::read(&dir, &session)?;
+                let ended = records.iter().any(|r| r.kind == "session.end");
+                for r in records.iter().skip(shown).filter(|r| wanted(r)) {
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string(r)?)?;
+                    } else {
+                        let summary = brig_audit::summary(&r.data);
+                        // Record contents come from the sandboxed command: no control
+                        // characters reach the reviewer's terminal.
+                        let (kind, summary) = (printable(&r.kind), printable(&summary));
+                        writeln!(out, "{:>5} {}  {kind:<14} {summary}", r.seq, r.ts)?;
+                    }
                 }
+                shown = records.len();
+                if !follow || ended {
+                    break;
+                }
+                out.flush()?;
+                std::thread::sleep(std::time::Duration::from_millis(200));
             }
         }
         AuditCmd::Verify { session, all } => {

@@ -10,7 +10,60 @@ both_identities!(
     log_is_out_of_the_commands_reach,
     full_disk_stops_the_command,
     deletions_modes_and_refusals_are_recorded,
+    show_filters_and_follows,
 );
+
+/// `brig audit show --path/--type/--since` filter; `--follow` prints records of a running
+/// session as they are written and returns when it ends.
+fn show_filters_and_follows(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    let before = w
+        .brig(&["audit", "list", "--json"])
+        .ok()
+        .stdout
+        .lines()
+        .count();
+    let mut c = w.command(brig_bin());
+    c.args([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo a > first; sleep 1; echo b > second",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    let mut running = c.spawn().expect("start brig run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let id = loop {
+        let out = w.brig(&["audit", "list", "--json"]);
+        let lines: Vec<String> = out.ok().stdout.lines().map(str::to_string).collect();
+        if lines.len() > before {
+            let v: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+            break v["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let followed = w.brig(&["audit", "show", &id, "--follow"]);
+    assert!(running.wait().unwrap().success());
+    let text = followed.ok().stdout.clone();
+    for want in ["/first", "/second", "command.end", "session.end"] {
+        assert!(text.contains(want), "--follow missed {want}:\n{text}");
+    }
+    let only = w.brig(&["audit", "show", &id, "--path", "/second"]);
+    assert_eq!(only.ok().stdout.lines().count(), 1, "{only}");
+    let ends = w.brig(&["audit", "show", &id, "--type", "command.end", "--json"]);
+    assert_eq!(ends.ok().stdout.lines().count(), 1, "{ends}");
+    let none = w.brig(&["audit", "show", &id, "--since", "9999-01-01T00:00:00Z"]);
+    assert_eq!(none.ok().stdout, "");
+}
 
 /// Deleting, chmod and writes the kernel refused are on the record too.
 fn deletions_modes_and_refusals_are_recorded(t: &Test) {
