@@ -57,6 +57,7 @@ mod error;
 mod export;
 mod fsutil;
 mod key;
+mod ocsf;
 mod record;
 mod store;
 mod time;
@@ -65,6 +66,7 @@ mod writer;
 
 pub use error::AuditError;
 pub use export::{export_csv, export_jsonl, summary};
+pub use ocsf::{export_ocsf, OCSF_VERSION};
 pub use record::{Record, CHECKPOINT, SCHEMA_VERSION};
 pub use store::{list, read, SessionInfo};
 pub use verify::{verify, Problem, Verdict};

@@ -88,7 +88,7 @@ enum AuditCmd {
     /// Export records for a compliance review.
     Export {
         /// Output format.
-        #[arg(long, value_parser = ["jsonl", "csv"])]
+        #[arg(long, value_parser = ["jsonl", "csv", "ocsf"])]
         format: String,
         /// Only this session (id or unique prefix); default: every session.
         #[arg(long)]
@@ -539,6 +539,7 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             };
             match format.as_str() {
                 "csv" => brig_audit::export_csv(&records, &mut sink)?,
+                "ocsf" => brig_audit::export_ocsf(&records, &mut sink)?,
                 _ => brig_audit::export_jsonl(&records, &mut sink)?,
             }
             sink.flush()?;

@@ -11,7 +11,72 @@ both_identities!(
     full_disk_stops_the_command,
     deletions_modes_and_refusals_are_recorded,
     show_filters_and_follows,
+    ocsf_export_validates,
 );
+
+/// `brig audit export --format ocsf` produces OCSF 1.5.0 events that an independent OCSF
+/// library (PyPI `ocsf-emitter`, installed by .ci/run) accepts: every line is schema- and
+/// invariant-checked by `tests/tools/validate_ocsf.py`.
+fn ocsf_export_validates(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    w.brig_sh(
+        &[],
+        "echo x > o1; mkdir od; mv o1 od/; chmod 700 od; rm -r od; touch .envrc; echo > /etc/q; exit 2",
+    )
+    .code_is(2);
+    let (id, records) = last_session(&w);
+    let out_file = w.aux.join("export.ocsf.jsonl");
+    w.brig(&[
+        "audit",
+        "export",
+        "--format",
+        "ocsf",
+        "--session",
+        &id,
+        "-o",
+        out_file.to_str().unwrap(),
+    ])
+    .ok();
+    let validator =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/validate_ocsf.py");
+    let out = std::process::Command::new("python3")
+        .arg(&validator)
+        .arg(&out_file)
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if out.status.code() == Some(3) {
+        let required = std::env::var("BRIG_TEST_REQUIRE").unwrap_or_default();
+        assert!(
+            required.is_empty(),
+            "the OCSF validator (pip install ocsf-emitter) is missing and BRIG_TEST_REQUIRE={required}"
+        );
+        eprintln!(
+            "SKIP {}: pip install ocsf-emitter to validate the OCSF export",
+            t.name
+        );
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "OCSF validation failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every activity record became one event (session.* and checkpoint are not activities).
+    let activities = records
+        .iter()
+        .filter(|r| {
+            !matches!(
+                r["kind"].as_str(),
+                Some("session.start" | "session.end" | "checkpoint")
+            )
+        })
+        .count();
+    assert_eq!(stdout.trim(), format!("{activities} events valid"));
+}
 
 /// `brig audit show --path/--type/--since` filter; `--follow` prints records of a running
 /// session as they are written and returns when it ends.
