@@ -10,7 +10,8 @@
 //! - `denied` → File System Activity (1001), Other (99), `status_id` Failure (2), with the
 //!   refusal in `status_detail` and the layer that refused in `unmapped.brig_layer`.
 //!
-//! `session.*` and `checkpoint` records describe the log itself and are not exported; every
+//! The process that made a change or was refused (its pid inside the sandbox) is
+//! `actor.process.pid`. `session.*` and `checkpoint` records describe the log itself and are not exported; every
 //! event carries its session id and record hash-chain position in `metadata` so it can be
 //! traced back to the verified segment. The tests validate the output with an independent
 //! OCSF validator from PyPI (`ocsf-emitter`).
@@ -171,6 +172,9 @@ pub fn export_ocsf(records: &[Record], out: &mut dyn Write) -> io::Result<()> {
         if let Some(mut e) = event {
             e["device"] = device;
             e["actor"] = json!({ "user": user });
+            if let Some(pid) = r.data["pid"].as_u64() {
+                e["actor"]["process"] = json!({ "pid": pid });
+            }
             serde_json::to_writer(&mut *out, &e)?;
             out.write_all(b"\n")?;
         }

@@ -49,11 +49,11 @@ pub struct Guard {
     reserved: Vec<PathBuf>,
     proc_dev: u64,
     root: OwnedFd,
-    /// Refused attempts (path as given by the command), in order.
+    /// Refused attempts: "pid\tdescription" (the path as given by the command), in order.
     pub blocked: Vec<String>,
-    /// Changes made on the command's behalf: "op\tpath" (for the audit trail).
+    /// Changes made on the command's behalf: "pid\top\tpath" (for the audit trail).
     pub changes: Vec<String>,
-    /// Changes the kernel refused: "layer\top path: error" (for the audit trail).
+    /// Changes the kernel refused: "pid\tlayer\top path: error" (for the audit trail).
     pub refusals: Vec<String>,
 }
 
@@ -124,10 +124,20 @@ impl Guard {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
+        let (blocked, changes, refusals) =
+            (self.blocked.len(), self.changes.len(), self.refusals.len());
         let reply = match self.dispatch(&n) {
             Ok(r) => r,
             Err(e) => Reply::Errno(e),
         };
+        // Which process did it (its pid inside the sandbox), for the audit trail.
+        for c in self.blocked[blocked..]
+            .iter_mut()
+            .chain(self.changes[changes..].iter_mut())
+            .chain(self.refusals[refusals..].iter_mut())
+        {
+            c.insert_str(0, &format!("{}\t", n.pid));
+        }
         let fd = self.listener.as_fd();
         match reply {
             Reply::Value(v) => notif::respond_value(fd, n.id, v).map(drop),

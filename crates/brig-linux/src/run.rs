@@ -377,19 +377,23 @@ fn parent_main(
                     None
                 }
                 "blocked" => {
-                    outcome.blocked_creates.push(rest.to_string());
+                    let (pid, what) = split_pid(rest);
+                    outcome.blocked_creates.push(what.to_string());
                     Some(Event::Denied {
                         layer: Layer::CreateGuard,
-                        what: rest,
+                        what,
+                        pid,
                     })
                 }
                 "refused" => {
+                    let (pid, rest) = split_pid(rest);
                     let (layer, what) = rest.split_once('\t').unwrap_or(("", rest));
-                    layer_named(layer).map(|layer| Event::Denied { layer, what })
+                    layer_named(layer).map(|layer| Event::Denied { layer, what, pid })
                 }
                 "changed" => {
+                    let (pid, rest) = split_pid(rest);
                     let (op, path) = rest.split_once('\t').unwrap_or(("change", rest));
-                    Some(Event::Changed { op, path })
+                    Some(Event::Changed { op, path, pid })
                 }
                 "layer" => {
                     if let Some(l) = layer_named(rest) {
@@ -450,6 +454,17 @@ fn parent_main(
         return Err(RunError::Setup(why));
     }
     Ok(outcome)
+}
+
+/// Splits the leading "PID\t" of a guard report.
+fn split_pid(s: &str) -> (Option<u32>, &str) {
+    match s.split_once('\t') {
+        Some((p, rest)) => match p.parse() {
+            Ok(pid) => (Some(pid), rest),
+            Err(_) => (None, s),
+        },
+        None => (None, s),
+    }
 }
 
 fn layer_named(s: &str) -> Option<Layer> {

@@ -117,6 +117,8 @@ pub enum Event<'a> {
         layer: Layer,
         /// What was refused, readable.
         what: &'a str,
+        /// The process that tried (its pid inside the sandbox), when known.
+        pid: Option<u32>,
     },
     /// A file-system change made by the command (as seen by the create guard): `create`,
     /// `truncate`, `open-write`, `mkdir`, `mknod`, `symlink`, `link`, `rename`, `socket`.
@@ -125,6 +127,8 @@ pub enum Event<'a> {
         op: &'a str,
         /// The absolute path (for a rename: `FROM -> TO`).
         path: &'a str,
+        /// The process that made the change (its pid inside the sandbox), when known.
+        pid: Option<u32>,
     },
 }
 

@@ -422,13 +422,14 @@ impl AuditSession {
     /// Records one event reported by the sandbox while the command runs.
     pub fn event(&mut self, ev: brig_sandbox::Event<'_>) -> Result<(), String> {
         let (kind, data) = match ev {
-            brig_sandbox::Event::Denied { layer, what } => (
+            brig_sandbox::Event::Denied { layer, what, pid } => (
                 "denied",
-                serde_json::json!({ "layer": layer, "what": what }),
+                serde_json::json!({ "layer": layer, "what": what, "pid": pid }),
             ),
-            brig_sandbox::Event::Changed { op, path } => {
-                ("file.change", serde_json::json!({ "op": op, "path": path }))
-            }
+            brig_sandbox::Event::Changed { op, path, pid } => (
+                "file.change",
+                serde_json::json!({ "op": op, "path": path, "pid": pid }),
+            ),
         };
         self.writer.append(kind, data).map_err(|e| e.to_string())
     }

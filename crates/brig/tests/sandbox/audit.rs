@@ -279,13 +279,16 @@ fn session_is_recorded_and_verifies(t: &Test) {
     );
     assert_eq!(records[1]["data"]["argv"][0], "/bin/sh");
     let ws = w.ws.display().to_string();
+    // The process that made each change: a pid inside the sandbox (the shell is PID 2).
+    let pid = |i: usize| records[i]["data"]["pid"].clone();
+    assert!(pid(2).as_u64().is_some_and(|p| p >= 2), "{:?}", records[2]);
     assert_eq!(
         records[2]["data"],
-        serde_json::json!({"op": "create", "path": format!("{ws}/made.txt")})
+        serde_json::json!({"op": "create", "path": format!("{ws}/made.txt"), "pid": pid(2)})
     );
     assert_eq!(
         records[3]["data"],
-        serde_json::json!({"op": "mkdir", "path": format!("{ws}/dir")})
+        serde_json::json!({"op": "mkdir", "path": format!("{ws}/dir"), "pid": pid(3)})
     );
     assert_eq!(
         records[4]["data"]["path"],
