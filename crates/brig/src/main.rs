@@ -93,6 +93,12 @@ enum AuditCmd {
         /// Only this session (id or unique prefix); default: every session.
         #[arg(long)]
         session: Option<String>,
+        /// Only records at or after this time (RFC 3339, UTC, e.g. 2026-12-03T18:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only records before this time (RFC 3339, UTC).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
         /// Write to FILE instead of standard output.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
@@ -520,6 +526,8 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
         AuditCmd::Export {
             format,
             session,
+            since,
+            until,
             output,
         } => {
             let ids = match session {
@@ -528,7 +536,10 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             };
             let mut records = Vec::new();
             for id in &ids {
-                records.extend(brig_audit::read(&dir, id)?);
+                records.extend(brig_audit::read(&dir, id)?.into_iter().filter(|r| {
+                    since.as_deref().is_none_or(|t| r.ts.as_str() >= t)
+                        && until.as_deref().is_none_or(|t| r.ts.as_str() < t)
+                }));
             }
             let mut sink: Box<dyn std::io::Write> = match &output {
                 Some(p) => Box::new(std::io::BufWriter::new(

@@ -128,6 +128,30 @@ fn show_filters_and_follows(t: &Test) {
     assert_eq!(ends.ok().stdout.lines().count(), 1, "{ends}");
     let none = w.brig(&["audit", "show", &id, "--since", "9999-01-01T00:00:00Z"]);
     assert_eq!(none.ok().stdout, "");
+    let all = w.brig(&["audit", "export", "--format", "jsonl", "--session", &id]);
+    let total = all.ok().stdout.lines().count();
+    let early = w.brig(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--session",
+        &id,
+        "--until",
+        "2000-01-01T00:00:00Z",
+    ]);
+    assert_eq!(early.ok().stdout, "");
+    let late = w.brig(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--session",
+        &id,
+        "--since",
+        "2000-01-01T00:00:00Z",
+    ]);
+    assert_eq!(late.ok().stdout.lines().count(), total);
 }
 
 /// Deleting, chmod and writes the kernel refused are on the record too.
