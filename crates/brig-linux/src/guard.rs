@@ -456,12 +456,14 @@ impl Guard {
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
             0,
         ) {
-            // Unreadable or vanished: let the kernel answer the rename itself; on doubt, refuse.
+            // On doubt (an unreadable subtree), refuse.
             Ok(fd) => {
                 crate::walk::contains_protected(fd, std::path::Path::new(&t.shown), &self.protected)
                     .unwrap_or(true)
             }
-            Err(_) => false,
+            // Vanished: the kernel answers the rename itself. Unreadable (the command may have
+            // made it so): it cannot be checked, so it does not move.
+            Err(e) => e.raw_os_error() != Some(libc::ENOENT),
         }
     }
 

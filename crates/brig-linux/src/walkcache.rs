@@ -285,13 +285,29 @@ fn find_with_cutoff(
                 0,
             ) {
                 Ok(child) => stack.push((child, join(name))),
-                // Gone, unreadable, or replaced by something that is not a directory: the
-                // parent's ctime changed too, so the next run reads it again.
+                // Gone, or replaced by something that is not a directory: the parent's ctime
+                // changed too, so the next run reads it again.
                 Err(e)
                     if matches!(
                         e.raw_os_error(),
-                        Some(libc::ENOENT | libc::EACCES | libc::ENOTDIR | libc::ELOOP)
+                        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
                     ) => {}
+                // Unreadable: harmless when someone else owns it (the command, running as us
+                // without privileges, cannot open it either). Ours, the command could chmod it
+                // and reach a protected entry inside that we could not see: refuse.
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+                    let owner = sys::lstatat(fd.as_fd(), &c).map(|st| st.st_uid);
+                    if owner.is_err() || owner.ok() == Some(sys::ids().0) {
+                        let shown = root.join(std::ffi::OsStr::from_bytes(&join(name)));
+                        return Err(io::Error::new(
+                            io::ErrorKind::PermissionDenied,
+                            format!(
+                                "{} cannot be searched for protected entries (permission denied); make it readable (chmod u+rx) or move it out of the writable root",
+                                shown.display()
+                            ),
+                        ));
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }

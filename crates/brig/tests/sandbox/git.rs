@@ -59,7 +59,43 @@ both_identities!(
     new_git_dir_refused,
     rename_git_away,
     dangling_pointer_target,
+    repository_in_an_unreadable_directory,
 );
+
+/// A repository inside a directory the user made unreadable (mode 000): the start-up walk
+/// cannot see its `.git`, but the command (the directory's owner) could chmod the directory
+/// and write its hooks. brig must either see it (root) or refuse to start (the owner).
+fn repository_in_an_unreadable_directory(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["git"]) {
+        return;
+    }
+    let setup = "mkdir -p locked && git init -q locked/repo && chmod 000 locked";
+    let attack = "chmod 755 locked && echo 'echo evil' > locked/repo/.git/hooks/pre-commit";
+    let direct = t.world();
+    direct.setup(setup);
+    direct.sh(attack).ok();
+    assert!(
+        direct.exists("ws/locked/repo/.git/hooks/pre-commit"),
+        "the attack does not work without brig"
+    );
+
+    let w = t.world();
+    w.setup(setup);
+    let out = w.brig_sh(&[], attack);
+    w.sh("chmod 755 locked").ok();
+    assert!(!out.success(), "{out}");
+    assert!(
+        !w.exists("ws/locked/repo/.git/hooks/pre-commit"),
+        "ESCAPE: a hook was planted through an unreadable directory:\n{out}"
+    );
+    if out.code() == Some(123) {
+        assert!(
+            out.stderr
+                .contains("cannot be searched for protected entries"),
+            "{out}"
+        );
+    }
+}
 
 /// The workspace's own `.git`: hooks, config keys that run code, info/attributes, and
 /// replacing the config or the hooks directory wholesale.
