@@ -414,11 +414,6 @@ impl AuditSession {
         })
     }
 
-    /// The session id.
-    pub fn id(&self) -> &str {
-        self.writer.session()
-    }
-
     /// Records one event reported by the sandbox while the command runs.
     pub fn event(&mut self, ev: brig_sandbox::Event<'_>) -> Result<(), String> {
         let (kind, data) = match ev {
