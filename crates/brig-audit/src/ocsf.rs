@@ -7,8 +7,13 @@
 //! - `file.change` → File System Activity (1001): create/mkdir/mknod/symlink/link/socket →
 //!   Create (1); truncate/open-write → Update (3); delete/rmdir → Delete (4); rename → Rename (5,
 //!   `file` is the source and `file_result` the destination); chmod → Set Security (7).
-//! - `denied` → File System Activity (1001), Other (99), `status_id` Failure (2), with the
-//!   refusal in `status_detail` and the layer that refused in `unmapped.brig_layer`.
+//! - `file.read` → File System Activity (1001), Read (2).
+//! - `exec` → Process Activity (1007), Launch (1): the program's path and arguments, its pid
+//!   and its parent's.
+//! - `denied` by the `seccomp` layer → Kernel Activity (1003), Invoke (4), `kernel` the refused
+//!   system call, `status_id` Failure (2); other `denied` → File System Activity (1001), Other
+//!   (99), `status_id` Failure (2). Both with the refusal in `status_detail` and the layer that
+//!   refused in `unmapped.brig_layer`.
 //!
 //! The process that made a change or was refused (its pid inside the sandbox) is
 //! `actor.process.pid`. `session.*` and `checkpoint` records describe the log itself and are not exported; every
@@ -156,6 +161,43 @@ pub fn export_ocsf(records: &[Record], out: &mut dyn Write) -> io::Result<()> {
                 }
                 Some(e)
             }
+            "file.read" => {
+                let mut e = base(1001, 2, 1);
+                e["class_name"] = json!("File System Activity");
+                e["file"] = file_obj(r.data["path"].as_str().unwrap_or_default(), 0);
+                Some(e)
+            }
+            "exec" => {
+                let argv: Vec<&str> = r.data["argv"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let path = r.data["path"].as_str().unwrap_or_default();
+                let mut e = base(1007, 1, 1);
+                e["class_name"] = json!("Process Activity");
+                e["process"] = json!({
+                    "cmd_line": argv.join(" "),
+                    "name": path.rsplit('/').next().unwrap_or(path),
+                    "file": file_obj(path, 1),
+                    "pid": r.data["pid"],
+                });
+                if let Some(ppid) = r.data["ppid"].as_u64() {
+                    e["process"]["parent_process"] = json!({ "pid": ppid });
+                }
+                Some(e)
+            }
+            "denied" if r.data["layer"] == "seccomp" => {
+                let what = r.data["what"].as_str().unwrap_or_default();
+                let call = what.split([':', '(']).next().unwrap_or(what);
+                let mut e = base(1003, 4, 3);
+                e["class_name"] = json!("Kernel Activity");
+                e["kernel"] = json!({ "name": call, "type_id": 2, "type": "System Call", "system_call": call });
+                e["status_id"] = json!(2);
+                e["status"] = json!("Failure");
+                e["status_detail"] = json!(what);
+                e["unmapped"] = json!({ "brig_layer": r.data["layer"] });
+                Some(e)
+            }
             "denied" => {
                 let what = r.data["what"].as_str().unwrap_or_default();
                 let mut e = base(1001, 99, 3);
@@ -174,6 +216,11 @@ pub fn export_ocsf(records: &[Record], out: &mut dyn Write) -> io::Result<()> {
             e["actor"] = json!({ "user": user });
             if let Some(pid) = r.data["pid"].as_u64() {
                 e["actor"]["process"] = json!({ "pid": pid });
+                if let Some(program) = r.data["program"].as_str() {
+                    e["actor"]["process"]["file"] = file_obj(program, 1);
+                    e["actor"]["process"]["name"] =
+                        json!(program.rsplit('/').next().unwrap_or(program));
+                }
             }
             serde_json::to_writer(&mut *out, &e)?;
             out.write_all(b"\n")?;

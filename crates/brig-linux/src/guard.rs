@@ -36,7 +36,12 @@ use std::path::PathBuf;
 
 use brig_policy::{name_matches, GitAccess, GIT_ALWAYS_PROTECTED};
 
+use crate::seccomp::{FilterSpec, Record};
 use crate::sys::{self, seccomp as notif, EntryKind};
+
+/// How many refused syscalls one run records; more are counted, not recorded (a loop calling
+/// `ptrace` must not fill the disk).
+const MAX_SYSCALL_RECORDS: u32 = 1000;
 
 /// Decisions for one sandbox.
 pub struct Guard {
@@ -49,12 +54,39 @@ pub struct Guard {
     reserved: Vec<PathBuf>,
     proc_dev: u64,
     root: OwnedFd,
-    /// Refused attempts: "pid\tdescription" (the path as given by the command), in order.
+    /// The filter the command runs under (to answer the refusals it sends here).
+    spec: FilterSpec,
+    /// Set when a path led into another process's `/proc` entry, which the guard does not open.
+    foreign_proc: std::cell::Cell<bool>,
+    syscall_records: u32,
+    /// Refused syscalls beyond [`MAX_SYSCALL_RECORDS`], not recorded one by one.
+    pub syscalls_suppressed: u64,
+    /// Every report below starts with "PID\tPROGRAM\t": the process (its pid inside the
+    /// sandbox) and its executable, escaped with [`escape`].
+    /// Refused attempts: "description" (the path as given by the command), in order.
     pub blocked: Vec<String>,
-    /// Changes made on the command's behalf: "pid\top\tpath" (for the audit trail).
+    /// Changes made on the command's behalf: "op\tpath" (for the audit trail).
     pub changes: Vec<String>,
-    /// Changes the kernel refused: "pid\tlayer\top path: error" (for the audit trail).
+    /// Changes the kernel refused: "layer\top path: error" (for the audit trail).
     pub refusals: Vec<String>,
+    /// Files opened for reading (with [`Record::All`]): "path".
+    pub reads: Vec<String>,
+    /// Programs executed: "ppid\tpath\targ0\targ1...", each field escaped.
+    pub execs: Vec<String>,
+}
+
+/// Escapes `%`, tab and newline so that a field can travel in a tab-separated line.
+pub fn escape(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\t', "%09")
+        .replace('\n', "%0A")
+}
+
+/// Reverses [`escape`].
+pub fn unescape(s: &str) -> String {
+    s.replace("%09", "\t")
+        .replace("%0A", "\n")
+        .replace("%25", "%")
 }
 
 enum Reply {
@@ -65,6 +97,8 @@ enum Reply {
     Deferred(Box<dyn FnOnce() -> Result<OwnedFd, i32> + Send>, bool),
     /// A call that may block and returns a value (connect): run on its own thread.
     DeferredValue(Box<dyn FnOnce() -> Result<i64, i32> + Send>),
+    /// Let the kernel run the call (only where the guard decides nothing: exec, recorded).
+    Continue,
 }
 
 fn errno_of(e: &io::Error) -> i32 {
@@ -91,6 +125,7 @@ impl Guard {
         scratch_devs: Vec<u64>,
         writable: Vec<PathBuf>,
         reserved: Vec<PathBuf>,
+        spec: FilterSpec,
     ) -> io::Result<Guard> {
         // Lower latency per request where the kernel supports it (6.6+); optional.
         let _ = notif::set_sync_wakeup(listener.as_fd());
@@ -106,9 +141,15 @@ impl Guard {
             )?
             .st_dev,
             root: sys::open_root()?,
+            spec,
+            foreign_proc: std::cell::Cell::new(false),
+            syscall_records: 0,
+            syscalls_suppressed: 0,
             blocked: Vec::new(),
             changes: Vec::new(),
             refusals: Vec::new(),
+            reads: Vec::new(),
+            execs: Vec::new(),
         })
     }
 
@@ -124,22 +165,59 @@ impl Guard {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        let (blocked, changes, refusals) =
-            (self.blocked.len(), self.changes.len(), self.refusals.len());
+        let before = [
+            self.blocked.len(),
+            self.changes.len(),
+            self.refusals.len(),
+            self.reads.len(),
+            self.execs.len(),
+        ];
+        self.foreign_proc.set(false);
         let reply = match self.dispatch(&n) {
             Ok(r) => r,
             Err(e) => Reply::Errno(e),
         };
-        // Which process did it (its pid inside the sandbox), for the audit trail.
-        for c in self.blocked[blocked..]
-            .iter_mut()
-            .chain(self.changes[changes..].iter_mut())
-            .chain(self.refusals[refusals..].iter_mut())
+        if self.spec.record < Record::Changes {
+            // `[audit] files = "off"`: the guard still does its job, but file events are not
+            // reported (refused syscalls and the guard's own refusals are).
+            self.changes.truncate(before[1]);
+            let mut i = before[2];
+            while i < self.refusals.len() {
+                if self.refusals[i].starts_with("seccomp\t") {
+                    i += 1;
+                } else {
+                    self.refusals.remove(i);
+                }
+            }
+        }
+        // Which process did it (its pid inside the sandbox, and its program), for the audit
+        // trail.
+        let mut who: Option<String> = None;
+        for (list, from) in [
+            &mut self.blocked,
+            &mut self.changes,
+            &mut self.refusals,
+            &mut self.reads,
+            &mut self.execs,
+        ]
+        .into_iter()
+        .zip(before)
         {
-            c.insert_str(0, &format!("{}\t", n.pid));
+            for c in &mut list[from..] {
+                let who = who.get_or_insert_with(|| {
+                    let exe = sys::readlink(
+                        &CString::new(format!("/proc/{}/exe", n.pid)).unwrap_or_default(),
+                    )
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                    format!("{}\t{}\t", n.pid, escape(&exe))
+                });
+                c.insert_str(0, who);
+            }
         }
         let fd = self.listener.as_fd();
         match reply {
+            Reply::Continue => notif::respond_continue(fd, n.id).map(drop),
             Reply::Value(v) => notif::respond_value(fd, n.id, v).map(drop),
             Reply::Errno(e) => notif::respond_errno(fd, n.id, e).map(drop),
             Reply::Fd(file, cloexec) => match notif::add_fd_send(fd, n.id, file.as_fd(), cloexec) {
@@ -179,6 +257,26 @@ impl Guard {
         let pid = n.pid as libc::pid_t;
         let nr = n.nr;
         let i = |x: u64| x as u32 as i32;
+        let fd = |x: u64| x as u32 as i32 as i64;
+        if self.spec.record >= Record::Commands {
+            // A call the filter refuses, sent here only to be recorded.
+            if let Some(r) = crate::seccomp::refusal(&self.spec, nr, a) {
+                self.syscall_refused(&r, a);
+                return Err(r.errno);
+            }
+        }
+        if nr == libc::SYS_execve {
+            return self.exec(pid, libc::AT_FDCWD as i64, a[0], a[1], 0);
+        }
+        if nr == libc::SYS_execveat {
+            return self.exec(pid, fd(a[0]), a[1], a[2], i(a[4]));
+        }
+        if nr == libc::SYS_fchmod {
+            return self.on_descriptor(n, pid, i(a[0]), FdOp::Chmod(i(a[1])));
+        }
+        if nr == libc::SYS_ftruncate {
+            return self.on_descriptor(n, pid, i(a[0]), FdOp::Truncate(a[1] as i64));
+        }
         #[cfg(target_arch = "x86_64")]
         {
             // The legacy calls work relative to the current directory.
@@ -232,7 +330,6 @@ impl Guard {
                 );
             }
         }
-        let fd = |x: u64| x as u32 as i32 as i64;
         if nr == libc::SYS_mkdirat {
             return self.mkdir(n, pid, fd(a[0]), a[1], i(a[2]));
         }
@@ -385,6 +482,7 @@ impl Guard {
             return Ok(parent);
         }
         if n as u32 != std::process::id() {
+            self.foreign_proc.set(true);
             return Err(libc::EACCES);
         }
         let mut mine = format!("/proc/{pid}").into_bytes();
@@ -880,6 +978,130 @@ impl Guard {
         self.record(r, "rename", format!("{from} -> {to}"))
     }
 
+    /// A syscall the filter refuses: recorded (up to [`MAX_SYSCALL_RECORDS`]), then refused.
+    fn syscall_refused(&mut self, r: &crate::seccomp::Refusal, a: [u64; 6]) {
+        if self.syscall_records >= MAX_SYSCALL_RECORDS {
+            self.syscalls_suppressed += 1;
+            return;
+        }
+        self.syscall_records += 1;
+        let call = match r.name {
+            "socket" | "socketpair" => format!("{}(family {})", r.name, a[0] as u32),
+            "ioctl" => format!("ioctl(request {:#x})", a[1] as u32),
+            "clone" => format!("clone(flags {:#x})", a[0] as u32),
+            "personality" => format!("personality({:#x})", a[0] as u32),
+            name => name.to_string(),
+        };
+        self.refusals.push(format!("seccomp\t{call}: {}", r.why));
+    }
+
+    /// `execve`/`execveat`: recorded, then run by the kernel. The guard cannot run an exec for
+    /// the caller, and needs not: it decides nothing here (the mounts, Landlock and the filter
+    /// confine the new program). Calls that will fail because the file does not exist (a
+    /// `PATH` search trying each directory) are not recorded.
+    fn exec(
+        &mut self,
+        pid: libc::pid_t,
+        dirfd: i64,
+        path: u64,
+        argv: u64,
+        flags: i32,
+    ) -> Result<Reply, i32> {
+        let Ok(p) = self.read_path(pid, path) else {
+            return Ok(Reply::Continue);
+        };
+        let shown = if p.to_bytes().is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+            // fexecve: the program is the descriptor.
+            sys::readlink(&CString::new(format!("/proc/{pid}/fd/{dirfd}")).unwrap_or_default())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .ok()
+        } else {
+            self.target_path(pid, dirfd, p.to_bytes())
+                .ok()
+                .and_then(|t| {
+                    let f = sys::openat(Some(t.parent.as_fd()), &t.name, libc::O_PATH, 0).ok()?;
+                    let st = sys::fstat(f.as_fd()).ok()?;
+                    (st.st_mode & libc::S_IFMT == libc::S_IFREG).then(|| self.where_(&t))
+                })
+        };
+        let Some(shown) = shown else {
+            return Ok(Reply::Continue);
+        };
+        let args = self.read_argv(pid, argv);
+        let ppid = parent_of(pid).map(|p| p.to_string()).unwrap_or_default();
+        let mut line = format!("{ppid}\t{}", escape(&shown));
+        for a in args {
+            line.push('\t');
+            line.push_str(&escape(&a));
+        }
+        self.execs.push(line);
+        Ok(Reply::Continue)
+    }
+
+    /// Copies an `argv` array out of the target: at most 256 arguments and 64 KiB, each
+    /// argument at most `PATH_MAX` bytes (longer ones end in `...`).
+    fn read_argv(&self, pid: libc::pid_t, addr: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        if addr == 0 {
+            return out;
+        }
+        for i in 0..256u64 {
+            let mut ptr = [0u8; 8];
+            match sys::read_process_memory(pid, addr + 8 * i, &mut ptr) {
+                Ok(8) => {}
+                _ => break,
+            }
+            let p = u64::from_ne_bytes(ptr);
+            if p == 0 {
+                return out;
+            }
+            let arg = match self.read_path(pid, p) {
+                Ok(c) => String::from_utf8_lossy(c.to_bytes()).into_owned(),
+                Err(libc::ENAMETOOLONG) => "...".to_string(),
+                Err(_) => break,
+            };
+            total += arg.len();
+            out.push(arg);
+            if total > 65536 {
+                break;
+            }
+        }
+        out.push("...".to_string());
+        out
+    }
+
+    /// `fchmod`/`ftruncate`: done here on a duplicate of the caller's descriptor (the same
+    /// open file, so the same rights), and recorded with the file's path.
+    fn on_descriptor(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        fd: i32,
+        op: FdOp,
+    ) -> Result<Reply, i32> {
+        let file = sys::take_fd(pid, fd).map_err(|e| match e.raw_os_error() {
+            Some(libc::ESRCH) => libc::ESRCH,
+            _ => libc::EBADF,
+        })?;
+        self.still_waiting(n)?;
+        let (r, name) = match op {
+            FdOp::Chmod(mode) => (
+                sys::fchmod(file.as_fd(), mode as libc::mode_t),
+                format!("chmod {:o}", mode & 0o7777),
+            ),
+            FdOp::Truncate(len) => (sys::ftruncate(file.as_fd(), len), "truncate".to_string()),
+        };
+        let at = fd_path(&file).map(|b| String::from_utf8_lossy(&b).into_owned());
+        match at {
+            // Anonymous memory files and sockets are not file-system changes.
+            Ok(at) if at.starts_with('/') && !at.starts_with("/memfd:") => {
+                self.record(r, &name, at)
+            }
+            _ => r.map(|()| Reply::Value(0)).map_err(|e| errno_of(&e)),
+        }
+    }
+
     fn open(
         &mut self,
         n: &notif::Notif,
@@ -889,6 +1111,34 @@ impl Guard {
         flags: i32,
         mode: i32,
     ) -> Result<Reply, i32> {
+        let read_only =
+            flags & (libc::O_CREAT | libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) == 0;
+        match self.open_as_target(n, pid, dirfd, path, flags, mode) {
+            Err(libc::EACCES) if read_only && self.foreign_proc.get() => {
+                // A read of another sandboxed process's /proc entry (ps, top): the guard does
+                // not open those on anyone's behalf (it may reach more than the caller), so the
+                // kernel does it, with the caller's own rights.
+                let shown = self
+                    .read_path(pid, path)
+                    .map(|p| String::from_utf8_lossy(p.to_bytes()).into_owned())
+                    .unwrap_or_default();
+                self.reads.push(shown);
+                Ok(Reply::Continue)
+            }
+            r => r,
+        }
+    }
+
+    fn open_as_target(
+        &mut self,
+        n: &notif::Notif,
+        pid: libc::pid_t,
+        dirfd: i64,
+        path: u64,
+        flags: i32,
+        mode: i32,
+    ) -> Result<Reply, i32> {
+        let creating = flags & libc::O_CREAT != 0;
         let mut t = self.target(pid, dirfd, path)?;
         let cloexec = flags & libc::O_CLOEXEC != 0;
         let excl = flags & libc::O_EXCL != 0;
@@ -933,13 +1183,21 @@ impl Guard {
                 continue;
             }
             if kind == EntryKind::Other {
-                // An existing fifo, device or socket: nothing is created; the open may block.
                 self.still_waiting(n)?;
+                if st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(5, 0) {
+                    // /dev/tty means the caller's controlling terminal, not ours.
+                    return Ok(open_controlling_tty(pid, flags, cloexec));
+                }
+                // An existing fifo, device or socket: nothing is created; the open may block.
                 return Ok(open_existing(t, flags, cloexec, st.st_mode, true));
             }
             break;
         }
-        self.check(n, &[&t])?;
+        if creating {
+            self.check(n, &[&t])?;
+        } else {
+            self.still_waiting(n)?;
+        }
         let existed = sys::lstatat(t.parent.as_fd(), &t.name).is_ok();
         // O_NOFOLLOW: if the name became a symlink since we looked, fail instead of following.
         let f = (flags | libc::O_NOFOLLOW) & !libc::O_CLOEXEC;
@@ -951,26 +1209,77 @@ impl Guard {
                 mode as libc::mode_t,
             )
         });
-        match r {
-            Ok(fd) => {
-                let op = if !existed {
-                    "create"
-                } else if flags & libc::O_TRUNC != 0 {
-                    "truncate"
-                } else {
-                    "open-write"
-                };
+        let writing = flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) != 0;
+        let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
+        let op = if tmpfile {
+            // An unnamed file: it appears (and is recorded) only when `linkat` names it.
+            None
+        } else if !existed && creating {
+            Some("create")
+        } else if !writing {
+            Some("read")
+        } else if flags & libc::O_TRUNC != 0 {
+            Some("truncate")
+        } else {
+            Some("open-write")
+        };
+        match (r, op) {
+            (Ok(fd), Some("read")) => {
+                let at = self.where_(&t);
+                self.reads.push(at);
+                Ok(Reply::Fd(fd, cloexec))
+            }
+            (Ok(fd), Some(op)) => {
                 let at = self.where_(&t);
                 self.changes.push(format!("{op}\t{at}"));
                 Ok(Reply::Fd(fd, cloexec))
             }
-            Err(e) => {
+            (Ok(fd), None) => Ok(Reply::Fd(fd, cloexec)),
+            (Err(e), op) => {
                 let at = self.where_(&t);
-                let op = if existed { "open-write" } else { "create" };
+                let op = op.unwrap_or("create");
                 self.record(Err(e), op, at).map(|_| Reply::Value(0))
             }
         }
     }
+}
+
+/// An operation on a descriptor.
+enum FdOp {
+    Chmod(i32),
+    Truncate(i64),
+}
+
+/// `/dev/tty` for process `pid`: its controlling terminal (from `/proc/PID/stat`), opened here
+/// through `/dev/pts/N` without becoming ours. `ENXIO` when it has none, as the kernel says.
+fn open_controlling_tty(pid: libc::pid_t, flags: i32, cloexec: bool) -> Reply {
+    let tty = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            rest.split(' ').nth(4)?.parse::<u64>().ok()
+        })
+        .unwrap_or(0);
+    let (major, minor) = ((tty >> 8) & 0xfff, (tty & 0xff) | ((tty >> 12) & 0xfff00));
+    if tty == 0 || !(136..=143).contains(&major) {
+        return Reply::Errno(libc::ENXIO);
+    }
+    let n = (major - 136) * 256 + minor;
+    let Ok(path) = CString::new(format!("/dev/pts/{n}")) else {
+        return Reply::Errno(libc::ENXIO);
+    };
+    let f = (flags & !libc::O_CREAT & !libc::O_CLOEXEC) | libc::O_CLOEXEC | libc::O_NOCTTY;
+    Reply::Deferred(
+        Box::new(move || sys::openat(None, &path, f, 0).map_err(|e| errno_of(&e))),
+        cloexec,
+    )
+}
+
+/// The parent of process `pid`, from `/proc/PID/stat`.
+fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    rest.split(' ').nth(1)?.parse().ok()
 }
 
 /// Opens an object that already exists (no `O_CREAT`), in a thread of its own when the open can

@@ -26,13 +26,13 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use brig_policy::{EnforcementPlan, Mode, NetworkMode};
+use brig_policy::{AuditFiles, EnforcementPlan, Mode, NetworkMode};
 use brig_sandbox::{Command, Event, Exit, Layer, Outcome, Usage};
 
-use crate::guard::Guard;
+use crate::guard::{unescape, Guard};
 use crate::landlock_rules;
 use crate::mounts;
-use crate::seccomp::{self, FilterSpec};
+use crate::seccomp::{self, FilterSpec, Record};
 use crate::sys::{self, seccomp as sc, Forked};
 use crate::walkcache;
 
@@ -264,10 +264,12 @@ fn run_confined(
     let envp = env_c(&plan.env, true);
     let cands = candidates(&program, &plan.env);
     let cwd = sys::cstr(&plan.cwd).map_err(|e| RunError::Os("cwd", e))?;
-    let filter = seccomp::build(&FilterSpec {
+    let spec = FilterSpec {
         network_off: plan.network == NetworkMode::Off,
         create_guard: true,
-    });
+        record: record_level(plan),
+    };
+    let filter = seccomp::build(&spec);
     let (uid, gid) = sys::ids();
 
     let (report_r, report_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
@@ -294,7 +296,8 @@ fn run_confined(
             drop(sigfd);
             drop(found_w);
             let code = init_main(
-                plan, uid, gid, &report_w, alive_r, found_r, filter, &cands, &argv, &envp, &cwd,
+                plan, uid, gid, &report_w, alive_r, found_r, spec, filter, &cands, &argv, &envp,
+                &cwd,
             );
             sys::exit_now(code)
         }
@@ -309,6 +312,18 @@ fn run_confined(
             drop(alive_w);
             r
         }
+    }
+}
+
+/// What the seccomp filter sends to the supervisor for the audit trail.
+fn record_level(plan: &EnforcementPlan) -> Record {
+    if !plan.audit.enabled {
+        return Record::Nothing;
+    }
+    match plan.audit.files {
+        AuditFiles::Off => Record::Commands,
+        AuditFiles::Changes => Record::Changes,
+        AuditFiles::All => Record::All,
     }
 }
 
@@ -365,6 +380,11 @@ fn parent_main(
             let line: Vec<u8> = pending.drain(..=end).collect();
             let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
             let (kind, rest) = text.split_once(' ').unwrap_or((&text, ""));
+            let exec_path: String;
+            let exec_argv: Vec<String>;
+            // Guard reports start with "PID\tPROGRAM\t".
+            let (pid, program, body) = split_who(rest);
+            let program = program.as_deref();
             let event = match kind {
                 "exit" => {
                     outcome.exit = Exit::Code(rest.parse().unwrap_or(125));
@@ -377,23 +397,49 @@ fn parent_main(
                     None
                 }
                 "blocked" => {
-                    let (pid, what) = split_pid(rest);
+                    let what = body;
                     outcome.blocked_creates.push(what.to_string());
                     Some(Event::Denied {
                         layer: Layer::CreateGuard,
                         what,
                         pid,
+                        program,
                     })
                 }
                 "refused" => {
-                    let (pid, rest) = split_pid(rest);
-                    let (layer, what) = rest.split_once('\t').unwrap_or(("", rest));
-                    layer_named(layer).map(|layer| Event::Denied { layer, what, pid })
+                    let (layer, what) = body.split_once('\t').unwrap_or(("", body));
+                    layer_named(layer).map(|layer| Event::Denied {
+                        layer,
+                        what,
+                        pid,
+                        program,
+                    })
                 }
                 "changed" => {
-                    let (pid, rest) = split_pid(rest);
-                    let (op, path) = rest.split_once('\t').unwrap_or(("change", rest));
-                    Some(Event::Changed { op, path, pid })
+                    let (op, path) = body.split_once('\t').unwrap_or(("change", body));
+                    Some(Event::Changed {
+                        op,
+                        path,
+                        pid,
+                        program,
+                    })
+                }
+                "read" => {
+                    let path = body;
+                    Some(Event::Read { path, pid, program })
+                }
+                "exec" => {
+                    let mut fields = body.split('\t');
+                    let ppid = fields.next().and_then(|p| p.parse().ok());
+                    exec_path = fields.next().map(unescape).unwrap_or_default();
+                    exec_argv = fields.map(unescape).collect();
+                    Some(Event::Exec {
+                        path: &exec_path,
+                        argv: &exec_argv,
+                        pid,
+                        ppid,
+                        program,
+                    })
                 }
                 "layer" => {
                     if let Some(l) = layer_named(rest) {
@@ -456,14 +502,16 @@ fn parent_main(
     Ok(outcome)
 }
 
-/// Splits the leading "PID\t" of a guard report.
-fn split_pid(s: &str) -> (Option<u32>, &str) {
-    match s.split_once('\t') {
-        Some((p, rest)) => match p.parse() {
-            Ok(pid) => (Some(pid), rest),
-            Err(_) => (None, s),
-        },
-        None => (None, s),
+/// Splits the leading "PID\tPROGRAM\t" of a guard report.
+fn split_who(s: &str) -> (Option<u32>, Option<String>, &str) {
+    let mut parts = s.splitn(3, '\t');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(pid), Some(program), Some(rest)) => (
+            pid.parse().ok(),
+            Some(unescape(program)).filter(|p| !p.is_empty()),
+            rest,
+        ),
+        _ => (None, None, s),
     }
 }
 
@@ -551,6 +599,7 @@ fn init_main(
     report_w: &OwnedFd,
     alive_r: OwnedFd,
     found_r: OwnedFd,
+    spec: FilterSpec,
     filter: Vec<libc::sock_filter>,
     cands: &[CString],
     argv: &[CString],
@@ -563,7 +612,9 @@ fn init_main(
             for l in layers {
                 rep.line("layer", l.as_str());
             }
-            match supervise(plan, scratch, &rep, alive_r, filter, cands, argv, envp, cwd) {
+            match supervise(
+                plan, scratch, &rep, alive_r, spec, filter, cands, argv, envp, cwd,
+            ) {
                 Ok(()) => 0,
                 Err(e) => {
                     rep.line("setup", &e);
@@ -667,6 +718,7 @@ fn supervise(
     scratch: Scratch,
     rep: &Reporter<'_>,
     alive_r: OwnedFd,
+    spec: FilterSpec,
     filter: Vec<libc::sock_filter>,
     cands: &[CString],
     argv: &[CString],
@@ -709,6 +761,7 @@ fn supervise(
                     scratch.devs,
                     plan.writable_roots.clone(),
                     scratch.reserved,
+                    spec,
                 )
                 .map_err(|e| format!("guard: {e}"))?,
             )
@@ -716,6 +769,7 @@ fn supervise(
         None => None,
     };
     drop(sock_init);
+    let mut suppressed = 0u64;
     loop {
         let mut fds = vec![sigfd.as_fd(), alive_r.as_fd()];
         if let Some(g) = &guard {
@@ -748,6 +802,14 @@ fn supervise(
             for r in g.refusals.drain(..) {
                 rep.line("refused", &r);
             }
+            for r in g.reads.drain(..) {
+                rep.line("read", &r);
+            }
+            for e in g.execs.drain(..) {
+                rep.line("exec", &e);
+            }
+            // Kept here: the guard goes away when the last filtered process exits.
+            suppressed = g.syscalls_suppressed;
         }
         if rev[0] != 0 {
             while let Ok(Some(sig)) = sys::read_signal(sigfd.as_fd()) {
@@ -785,6 +847,14 @@ fn supervise(
                             rep.line("signal", &libc::WTERMSIG(status).to_string());
                         } else {
                             rep.line("exit", &libc::WEXITSTATUS(status).to_string());
+                        }
+                        if suppressed > 0 {
+                            rep.line(
+                                "refused",
+                                &format!(
+                                    "\t\tseccomp\t{suppressed} more refused syscalls were not recorded one by one"
+                                ),
+                            );
                         }
                         // Returning ends PID 1, and with it every process left in the namespace.
                         return Ok(());
@@ -837,6 +907,10 @@ fn command_main(
         sys::exit_now(127)
     };
     sys::reset_signals();
+    // Forked from the non-dumpable PID 1, this process is non-dumpable too until it execs, so
+    // the supervisor could not read the path and arguments of its first execve for the audit
+    // trail. It is the only process in the sandbox yet: nobody else can look at its memory.
+    let _ = sys::set_dumpable();
     if let Err(e) = sys::setsid() {
         fail(Stage::Setsid, e);
     }

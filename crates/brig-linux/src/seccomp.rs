@@ -64,6 +64,26 @@ pub struct FilterSpec {
     /// Send file-creating syscalls to the supervisor with `SECCOMP_RET_USER_NOTIF`. The filter
     /// must then be installed with a listener, and the supervisor must answer.
     pub create_guard: bool,
+    /// What else goes to the supervisor so that the audit trail can record it (needs a
+    /// listener too). Refusals stay refusals: the supervisor answers them with the same errno.
+    pub record: Record,
+}
+
+/// What the filter sends to the supervisor for the audit trail, each level including the ones
+/// before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Record {
+    /// Nothing beyond the create guard; refused syscalls fail in the filter.
+    #[default]
+    Nothing,
+    /// `execve`/`execveat` (the supervisor records and lets the kernel run them), and every
+    /// syscall the filter refuses with `EPERM` (the supervisor records and answers `EPERM`).
+    Commands,
+    /// Also every change the create guard does not already see: `unlink*`, `rmdir`, `chmod`
+    /// family, `truncate`/`ftruncate`, `fchmod`, and `open`/`openat` for writing.
+    Changes,
+    /// Also every other `open`/`openat` (reads).
+    All,
 }
 
 /// A syscall ABI the filter can be built for.
@@ -110,6 +130,8 @@ const ENOSYS: u16 = 38;
 const AF_UNIX: u32 = 1;
 const AF_VSOCK: u32 = 40;
 const O_CREAT: u32 = 0o100;
+/// `O_WRONLY | O_RDWR | O_TRUNC`: an `open` that may change an existing file.
+const O_WRITE_BITS: u32 = 0o1 | 0o2 | 0o1000;
 const TIOCSTI: u32 = 0x5412;
 const TIOCLINUX: u32 = 0x541C;
 const CLONE_NEWTIME: u32 = 0x0000_0080;
@@ -234,9 +256,13 @@ syscall_table! {
     unlink:             Some(87),  None;
     unlinkat:           Some(263), Some(35);
     chmod:              Some(90),  None;
+    execve:             Some(59),  Some(221);
+    execveat:           Some(322), Some(281);
+    fchmod:             Some(91),  Some(52);
     fchmodat:           Some(268), Some(53);
     fchmodat2:          Some(452), Some(452);
     truncate:           Some(76),  Some(45);
+    ftruncate:          Some(77),  Some(46);
     request_key:        Some(249), Some(218);
     setns:              Some(308), Some(268);
     settimeofday:       Some(164), Some(170);
@@ -514,8 +540,31 @@ const CREATE_GUARD_RULES: &[Rule] = &[
         },
         then: Action::Notify,
     },
-    // Deleting, chmod and truncate by path: done by the supervisor so that the audit trail
-    // records every such change (they create nothing, so no name check applies).
+    // bind: a path-named AF_UNIX socket is a new file; the supervisor checks its name.
+    Rule {
+        sys: Sys::bind,
+        when: When::Always,
+        then: Action::Notify,
+    },
+    // connect: the supervisor checks where a path-named AF_UNIX socket lives (host daemons such
+    // as docker.sock, credential caches) and connects on the caller's behalf.
+    Rule {
+        sys: Sys::connect,
+        when: When::Always,
+        then: Action::Notify,
+    },
+    // openat2's flags are in a struct BPF cannot read; ENOSYS makes libcs fall back to openat.
+    Rule {
+        sys: Sys::openat2,
+        when: When::Always,
+        then: Action::Errno(ENOSYS),
+    },
+];
+
+/// With [`Record::Changes`]: changes the create guard does not see, done by the supervisor
+/// (or, for descriptors, on a duplicate of the caller's) so that the audit trail records each
+/// one. They create no name, so no name check applies.
+const CHANGE_RULES: &[Rule] = &[
     Rule {
         sys: Sys::unlink,
         when: When::Always,
@@ -551,24 +600,62 @@ const CREATE_GUARD_RULES: &[Rule] = &[
         when: When::Always,
         then: Action::Notify,
     },
-    // bind: a path-named AF_UNIX socket is a new file; the supervisor checks its name.
     Rule {
-        sys: Sys::bind,
+        sys: Sys::fchmod,
         when: When::Always,
         then: Action::Notify,
     },
-    // connect: the supervisor checks where a path-named AF_UNIX socket lives (host daemons such
-    // as docker.sock, credential caches) and connects on the caller's behalf.
     Rule {
-        sys: Sys::connect,
+        sys: Sys::ftruncate,
         when: When::Always,
         then: Action::Notify,
     },
-    // openat2's flags are in a struct BPF cannot read; ENOSYS makes libcs fall back to openat.
+    // open(path, flags, mode) of an existing file for writing (O_CREAT went to the guard).
     Rule {
-        sys: Sys::openat2,
+        sys: Sys::open,
+        when: When::ArgAnyBit {
+            arg: 1,
+            mask: O_WRITE_BITS,
+        },
+        then: Action::Notify,
+    },
+    // openat(dirfd, path, flags, mode): same.
+    Rule {
+        sys: Sys::openat,
+        when: When::ArgAnyBit {
+            arg: 2,
+            mask: O_WRITE_BITS,
+        },
+        then: Action::Notify,
+    },
+];
+
+/// With [`Record::All`]: every other `open`, for the reads.
+const READ_RULES: &[Rule] = &[
+    Rule {
+        sys: Sys::open,
         when: When::Always,
-        then: Action::Errno(ENOSYS),
+        then: Action::Notify,
+    },
+    Rule {
+        sys: Sys::openat,
+        when: When::Always,
+        then: Action::Notify,
+    },
+];
+
+/// With [`Record::Commands`]: program executions. The supervisor records them and lets the
+/// kernel run them (it cannot run an `execve` for the caller); it decides nothing.
+const EXEC_RULES: &[Rule] = &[
+    Rule {
+        sys: Sys::execve,
+        when: When::Always,
+        then: Action::Notify,
+    },
+    Rule {
+        sys: Sys::execveat,
+        when: When::Always,
+        then: Action::Notify,
     },
 ];
 
@@ -709,27 +796,47 @@ pub fn build_for(arch: Arch, spec: &FilterSpec) -> Vec<sock_filter> {
         prog.push(jump(JGE_K, X32_SYSCALL_BIT, 0, 1));
         prog.push(ret(libc::SECCOMP_RET_KILL_PROCESS));
     }
-    // 3. Deny rules.
+    // 3. Deny rules. When refusals are recorded, the EPERM ones go to the supervisor, which
+    //    records them and answers EPERM itself (see `refusal`).
+    let recorded = |rule: &Rule| -> Rule {
+        let mut r = *rule;
+        if spec.record >= Record::Commands && r.then == Action::Errno(EPERM) {
+            r.then = Action::Notify;
+        }
+        r
+    };
     for &sys in DENY {
         let rule = Rule {
             sys,
             when: When::Always,
             then: Action::Errno(EPERM),
         };
-        emit_rule(&mut prog, arch, &rule);
+        emit_rule(&mut prog, arch, &recorded(&rule));
     }
     for rule in ARG_RULES {
-        emit_rule(&mut prog, arch, rule);
+        emit_rule(&mut prog, arch, &recorded(rule));
     }
     if spec.network_off {
         for rule in NETWORK_OFF_RULES {
-            emit_rule(&mut prog, arch, rule);
+            emit_rule(&mut prog, arch, &recorded(rule));
         }
     }
-    // 4. The create guard.
+    // 4. The create guard, then what is sent to the supervisor only to be recorded.
     if spec.create_guard {
         for rule in CREATE_GUARD_RULES {
             emit_rule(&mut prog, arch, rule);
+        }
+    }
+    let extra: [(Record, &[Rule]); 3] = [
+        (Record::Commands, EXEC_RULES),
+        (Record::Changes, CHANGE_RULES),
+        (Record::All, READ_RULES),
+    ];
+    for (level, rules) in extra {
+        if spec.record >= level {
+            for rule in rules {
+                emit_rule(&mut prog, arch, rule);
+            }
         }
     }
     // 5. Everything else.
@@ -739,6 +846,76 @@ pub fn build_for(arch: Arch, spec: &FilterSpec) -> Vec<sock_filter> {
         "seccomp program longer than BPF_MAXINSNS"
     );
     prog
+}
+
+/// A syscall the filter refuses, as the supervisor reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The syscall's name.
+    pub name: &'static str,
+    /// The errno the caller gets.
+    pub errno: i32,
+    /// Why, readable.
+    pub why: &'static str,
+}
+
+/// Whether the filter built from `spec` refuses syscall `nr` with `args` on the native
+/// architecture, and how: the supervisor's side of [`Record::Commands`], which sends those
+/// calls to it instead of failing them in the filter. Must agree with [`build`] (a test runs
+/// both over every rule).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[must_use]
+pub fn refusal(spec: &FilterSpec, nr: i64, args: [u64; 6]) -> Option<Refusal> {
+    refusal_for(Arch::NATIVE, spec, nr, args)
+}
+
+/// [`refusal`] for `arch`.
+#[must_use]
+pub fn refusal_for(arch: Arch, spec: &FilterSpec, nr: i64, args: [u64; 6]) -> Option<Refusal> {
+    let low = |arg: u8| args[usize::from(arg)] as u32;
+    let matches = |rule: &Rule| {
+        rule.sys.nr(arch) == Some(nr)
+            && match rule.when {
+                When::Always => true,
+                When::ArgIn { arg, values } => values.contains(&low(arg)),
+                When::ArgNotIn { arg, values } => !values.contains(&low(arg)),
+                When::ArgAnyBit { arg, mask } => low(arg) & mask != 0,
+            }
+    };
+    if let Some(&sys) = DENY.iter().find(|s| s.nr(arch) == Some(nr)) {
+        return Some(Refusal {
+            name: sys.name(),
+            errno: i32::from(EPERM),
+            why: "denied by the seccomp filter",
+        });
+    }
+    let net: &[Rule] = if spec.network_off {
+        NETWORK_OFF_RULES
+    } else {
+        &[]
+    };
+    for rule in ARG_RULES.iter().chain(net) {
+        if let Action::Errno(errno) = rule.then {
+            if errno == EPERM && matches(rule) {
+                let why = match rule.sys {
+                    Sys::clone => "new namespaces are denied",
+                    Sys::personality => "this personality weakens exploit mitigations",
+                    Sys::ioctl => "terminal input injection (TIOCSTI/TIOCLINUX) is denied",
+                    Sys::socket | Sys::socketpair if low(0) == AF_VSOCK => {
+                        "AF_VSOCK reaches the hypervisor host"
+                    }
+                    Sys::socket | Sys::socketpair => "the network is off: only AF_UNIX sockets",
+                    _ => "denied by the seccomp filter",
+                };
+                return Some(Refusal {
+                    name: rule.sys.name(),
+                    errno: i32::from(errno),
+                    why,
+                });
+            }
+        }
+    }
+    None
 }
 
 /// The syscalls the native filter always fails with `EPERM`, whatever their arguments, as
@@ -773,23 +950,34 @@ mod tests {
     const ARCHES: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];
     const AUDIT_ARCH_I386: u32 = 0x4000_0003;
     const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
+    /// Every spec without recording (recording turns refusals into notifications).
     const ALL_SPECS: [FilterSpec; 4] = [
         FilterSpec {
             network_off: false,
             create_guard: false,
+            record: Record::Nothing,
         },
         FilterSpec {
             network_off: true,
             create_guard: false,
+            record: Record::Nothing,
         },
         FilterSpec {
             network_off: false,
             create_guard: true,
+            record: Record::Nothing,
         },
         FilterSpec {
             network_off: true,
             create_guard: true,
+            record: Record::Nothing,
         },
+    ];
+    const RECORDS: [Record; 4] = [
+        Record::Nothing,
+        Record::Commands,
+        Record::Changes,
+        Record::All,
     ];
 
     /// The decoded return value of a seccomp program.
@@ -880,6 +1068,15 @@ mod tests {
         FilterSpec {
             network_off,
             create_guard,
+            record: Record::Nothing,
+        }
+    }
+
+    fn recording(network_off: bool, record: Record) -> FilterSpec {
+        FilterSpec {
+            network_off,
+            create_guard: true,
+            record,
         }
     }
 
@@ -1227,20 +1424,13 @@ mod tests {
                 Sys::creat,
                 Sys::connect,
                 Sys::bind,
-                Sys::unlink,
-                Sys::unlinkat,
-                Sys::rmdir,
-                Sys::chmod,
-                Sys::fchmodat,
-                Sys::fchmodat2,
-                Sys::truncate,
             ]
             .into_iter()
             .filter(|s| s.nr(arch).is_some())
             .collect();
             let expected = match arch {
-                Arch::X86_64 => 21,
-                Arch::Aarch64 => 12,
+                Arch::X86_64 => 14,
+                Arch::Aarch64 => 8,
             };
             assert_eq!(guarded.len(), expected);
             for sys in guarded {
@@ -1303,9 +1493,143 @@ mod tests {
     }
 
     #[test]
+    fn each_record_level_adds_its_calls() {
+        let wr = |f: i32| f as u64;
+        for arch in ARCHES {
+            // (syscall, args, the first level that notifies it)
+            let mut cases: Vec<(Sys, [u64; 6], Record)> = vec![
+                (Sys::execve, [0; 6], Record::Commands),
+                (Sys::execveat, [0; 6], Record::Commands),
+                (Sys::unlinkat, [0; 6], Record::Changes),
+                (Sys::fchmodat, [0; 6], Record::Changes),
+                (Sys::fchmodat2, [0; 6], Record::Changes),
+                (Sys::fchmod, [0; 6], Record::Changes),
+                (Sys::truncate, [0; 6], Record::Changes),
+                (Sys::ftruncate, [0; 6], Record::Changes),
+                (
+                    Sys::openat,
+                    [0, 0, wr(libc::O_WRONLY), 0, 0, 0],
+                    Record::Changes,
+                ),
+                (
+                    Sys::openat,
+                    [0, 0, wr(libc::O_RDWR), 0, 0, 0],
+                    Record::Changes,
+                ),
+                (
+                    Sys::openat,
+                    [0, 0, wr(libc::O_TRUNC), 0, 0, 0],
+                    Record::Changes,
+                ),
+                (
+                    Sys::openat,
+                    [0, 0, wr(libc::O_RDONLY), 0, 0, 0],
+                    Record::All,
+                ),
+                (
+                    Sys::openat,
+                    [0, 0, wr(libc::O_DIRECTORY | libc::O_CLOEXEC), 0, 0, 0],
+                    Record::All,
+                ),
+            ];
+            if arch == Arch::X86_64 {
+                cases.extend([
+                    (Sys::unlink, [0; 6], Record::Changes),
+                    (Sys::rmdir, [0; 6], Record::Changes),
+                    (Sys::chmod, [0; 6], Record::Changes),
+                    (
+                        Sys::open,
+                        [0, wr(libc::O_WRONLY), 0, 0, 0, 0],
+                        Record::Changes,
+                    ),
+                    (Sys::open, [0, wr(libc::O_RDONLY), 0, 0, 0, 0], Record::All),
+                ]);
+            }
+            for (sys, args, first) in cases {
+                for level in RECORDS {
+                    let want = if level >= first {
+                        Verdict::Notify
+                    } else {
+                        Verdict::Allow
+                    };
+                    assert_eq!(
+                        run(arch, recording(false, level), nr(sys, arch), args),
+                        want,
+                        "{} {args:x?} at {level:?} on {arch:?}",
+                        sys.name()
+                    );
+                }
+            }
+            // O_CREAT opens go to the guard whatever the level; reads never below All.
+            for level in RECORDS {
+                let creat = [0, 0, O_CREAT as u64, 0, 0, 0];
+                assert_eq!(
+                    run(arch, recording(true, level), nr(Sys::openat, arch), creat),
+                    Verdict::Notify
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_are_notified_when_recorded_and_refusal_agrees_with_the_filter() {
+        // Every syscall in the table, with argument values that trigger each rule.
+        let samples: [[u64; 6]; 9] = [
+            [0; 6],
+            a0(u64::from(AF_VSOCK)),
+            a0(u64::from(libc::AF_INET as u32)),
+            a0(u64::from(AF_UNIX)),
+            a0(u64::from(CLONE_NEWUSER)),
+            a0(0x0040_0000), // personality(READ_IMPLIES_EXEC)
+            [0, u64::from(TIOCSTI), 0, 0, 0, 0],
+            [0, u64::from(TIOCLINUX), 0, 0, 0, 0],
+            [u64::MAX; 6],
+        ];
+        for arch in ARCHES {
+            for network_off in [false, true] {
+                for &sys in Sys::ALL {
+                    let Some(n) = sys.nr(arch) else { continue };
+                    for args in samples {
+                        let plain = run(arch, spec(network_off, true), n, args);
+                        let refused =
+                            refusal_for(arch, &recording(network_off, Record::Nothing), n, args);
+                        assert_eq!(
+                            plain == EPERM_V,
+                            refused.as_ref().is_some_and(|r| r.errno == libc::EPERM),
+                            "{} {args:x?} network_off={network_off} on {arch:?}",
+                            sys.name()
+                        );
+                        if plain == EPERM_V {
+                            for level in [Record::Commands, Record::Changes, Record::All] {
+                                assert_eq!(
+                                    run(arch, recording(network_off, level), n, args),
+                                    Verdict::Notify,
+                                    "{} is recorded at {level:?}",
+                                    sys.name()
+                                );
+                            }
+                        }
+                        if plain == ENOSYS_V {
+                            // clone3/openat2 are compatibility answers, not refusals to record.
+                            assert_eq!(
+                                run(arch, recording(network_off, Record::All), n, args),
+                                ENOSYS_V
+                            );
+                            assert!(refused.is_none());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn programs_are_well_formed_and_bounded() {
         for arch in ARCHES {
-            for spec in ALL_SPECS {
+            let recorded = RECORDS
+                .iter()
+                .flat_map(|&r| [recording(false, r), recording(true, r)]);
+            for spec in ALL_SPECS.into_iter().chain(recorded) {
                 let prog = build_for(arch, &spec);
                 assert!(prog.len() <= MAX_INSNS);
                 let last = prog.last().unwrap();
@@ -1321,6 +1645,12 @@ mod tests {
             let base = build_for(arch, &spec(false, false)).len();
             assert!(build_for(arch, &spec(true, false)).len() > base);
             assert!(build_for(arch, &spec(false, true)).len() > base);
+            let mut last = build_for(arch, &spec(false, true)).len();
+            for r in [Record::Commands, Record::Changes, Record::All] {
+                let len = build_for(arch, &recording(false, r)).len();
+                assert!(len > last, "{r:?} adds rules");
+                last = len;
+            }
         }
     }
 
@@ -1399,6 +1729,10 @@ mod tests {
             (Sys::bind, libc::SYS_bind),
             (Sys::unlinkat, libc::SYS_unlinkat),
             (Sys::fchmodat, libc::SYS_fchmodat),
+            (Sys::fchmod, libc::SYS_fchmod),
+            (Sys::ftruncate, libc::SYS_ftruncate),
+            (Sys::execve, libc::SYS_execve),
+            (Sys::execveat, libc::SYS_execveat),
             (Sys::truncate, libc::SYS_truncate),
             (Sys::perf_event_open, libc::SYS_perf_event_open),
             (Sys::personality, libc::SYS_personality),

@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::defaults;
 use crate::env::filter_env;
-use crate::plan::{EnforcementPlan, Mode, NetworkMode};
+use crate::plan::{AuditPlan, EnforcementPlan, Mode, NetworkMode};
 use crate::resolve::Policy;
 
 /// What the policy needs to know about the host, gathered outside this crate.
@@ -112,6 +112,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
             deny_read: vec![],
             env: host.env.clone(),
             env_removed: vec![],
+            audit: audit_plan(policy),
         });
     }
 
@@ -149,7 +150,15 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
         deny_read,
         env: env.kept,
         env_removed: env.removed,
+        audit: audit_plan(policy),
     })
+}
+
+fn audit_plan(policy: &Policy) -> AuditPlan {
+    AuditPlan {
+        enabled: policy.audit_enabled,
+        files: policy.audit_files,
+    }
 }
 
 /// Default protected names minus `unprotect` (never `.git` / `.brig*`), plus `protect`.
@@ -387,6 +396,10 @@ mod tests {
                 (OsString::from("HOME"), OsString::from("/home/u")),
             ],
             env_removed: strs(&["GITHUB_TOKEN"]),
+            audit: crate::plan::AuditPlan {
+                enabled: true,
+                files: crate::plan::AuditFiles::Changes,
+            },
         };
         assert_eq!(plan(&Policy::default(), &host()).unwrap(), expected);
     }
@@ -684,6 +697,10 @@ mod tests {
             deny_read: vec![],
             env: h.env.clone(),
             env_removed: vec![],
+            audit: crate::plan::AuditPlan {
+                enabled: true,
+                files: crate::plan::AuditFiles::Changes,
+            },
         };
         assert_eq!(plan(&policy, &h).unwrap(), expected);
     }

@@ -17,7 +17,7 @@
 use serde::Serialize;
 
 use crate::defaults;
-use crate::plan::{name_matches, Mode, NetworkMode};
+use crate::plan::{name_matches, AuditFiles, Mode, NetworkMode};
 pub use crate::source::Location;
 use crate::source::{
     entries, expect_bool, expect_str, expect_str_array, expect_table, unknown_key, Doc,
@@ -101,6 +101,15 @@ pub struct ProtectConfig {
     pub unprotect: Option<Setting<Vec<String>>>,
 }
 
+/// `[audit]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AuditConfig {
+    /// `enabled`: whether brig keeps an audit trail at all.
+    pub enabled: Option<Setting<bool>>,
+    /// `files`: how much file activity it records.
+    pub files: Option<Setting<AuditFiles>>,
+}
+
 /// One parsed configuration file. `None` means the key was not written.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ConfigFile {
@@ -122,6 +131,8 @@ pub struct ConfigFile {
     pub env: EnvConfig,
     /// `[protect]`.
     pub protect: ProtectConfig,
+    /// `[audit]`.
+    pub audit: AuditConfig,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -133,11 +144,13 @@ const TOP_KEYS: &[&str] = &[
     "secrets",
     "env",
     "protect",
+    "audit",
 ];
 const GIT_KEYS: &[&str] = &["allow_local_commit"];
 const SECRETS_KEYS: &[&str] = &["deny_read", "allow_read"];
 const ENV_KEYS: &[&str] = &["pass", "deny"];
 const PROTECT_KEYS: &[&str] = &["names", "unprotect"];
+const AUDIT_KEYS: &[&str] = &["enabled", "files"];
 
 /// Parses one configuration file. `source_name` is used in error messages and remembered in
 /// [`ConfigFile::source`].
@@ -273,6 +286,35 @@ pub fn parse_config(source_name: &str, text: &str) -> Result<ConfigFile, ConfigE
                             })
                         }
                         _ => return Err(unknown_key(&doc, k, "protect", PROTECT_KEYS)),
+                    }
+                }
+            }
+            "audit" => {
+                for (k, v) in entries(expect_table(&doc, "audit", value)?) {
+                    let at = doc.location(k.span().start);
+                    match k.get_ref().as_ref() {
+                        "enabled" => {
+                            cfg.audit.enabled = Some(Setting {
+                                value: expect_bool(&doc, "audit.enabled", v)?,
+                                at,
+                            })
+                        }
+                        "files" => {
+                            let s = expect_str(&doc, "audit.files", v)?;
+                            let f = AuditFiles::parse(s).ok_or_else(|| {
+                                doc.error(
+                                    v.span(),
+                                    bad_enum(
+                                        "audit.files",
+                                        s,
+                                        &[AuditFiles::Off, AuditFiles::Changes, AuditFiles::All]
+                                            .map(AuditFiles::as_str),
+                                    ),
+                                )
+                            })?;
+                            cfg.audit.files = Some(Setting { value: f, at });
+                        }
+                        _ => return Err(unknown_key(&doc, k, "audit", AUDIT_KEYS)),
                     }
                 }
             }
@@ -477,6 +519,7 @@ unprotect = [".idea"]
                     at: at(15, 1),
                 }),
             },
+            audit: AuditConfig::default(),
         };
         assert_eq!(parse_config("user.toml", text).unwrap(), expected);
     }
@@ -551,7 +594,7 @@ unprotect = [".idea"]
         assert_eq!(
             err("mode = \"read-only\"\nnetwrok = \"off\"\n"),
             "cfg.toml:2:1: unknown key `netwrok`; expected one of `mode`, `network`, `writable`, \
-             `allow_danger_full_access`, `git`, `secrets`, `env`, `protect`"
+             `allow_danger_full_access`, `git`, `secrets`, `env`, `protect`, `audit`"
         );
         assert_eq!(
             err("[git]\n\nallow_local_commits = true\n"),
@@ -684,5 +727,20 @@ unprotect = [".idea"]
                 .collect::<Vec<_>>(),
             vec!["cfg.toml", "1", "1"]
         );
+    }
+
+    #[test]
+    fn audit_section_parses_and_rejects_bad_values() {
+        let cfg = parse_config("c.toml", "[audit]\nenabled = false\nfiles = \"all\"\n").unwrap();
+        assert_eq!(cfg.audit.enabled.map(|s| s.value), Some(false));
+        assert_eq!(
+            cfg.audit.files.map(|s| (s.value, s.at)),
+            Some((AuditFiles::All, at(3, 1)))
+        );
+        assert_eq!(
+            err("[audit]\nfiles = \"some\""),
+            "cfg.toml:2:9: `audit.files` must be one of \"off\", \"changes\", \"all\"; found \"some\""
+        );
+        assert!(err("[audit]\nreads = true").starts_with("cfg.toml:2:1: unknown key `reads`"));
     }
 }

@@ -11,7 +11,7 @@
 //! every writable root, so a name that ordinary builds write (`target`, `node_modules`) must never
 //! appear here.
 
-use crate::plan::{GitAccess, Mode, NetworkMode};
+use crate::plan::{AuditFiles, GitAccess, Mode, NetworkMode};
 
 /// The mode when no configuration and no flag chooses one.
 pub const MODE: Mode = Mode::WorkspaceWrite;
@@ -21,6 +21,9 @@ pub const NETWORK: NetworkMode = NetworkMode::Off;
 
 /// Git access when no configuration enables local commits.
 pub const GIT: GitAccess = GitAccess::ReadOnly;
+
+/// Default file auditing: every change, no reads (reads cost a supervisor round trip each).
+pub const AUDIT_FILES: AuditFiles = AuditFiles::Changes;
 
 /// Protected names that no configuration can remove (`protect.unprotect` rejects them).
 pub const NEVER_UNPROTECTED: &[&str] = &[

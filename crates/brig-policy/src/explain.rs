@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{EnforcementPlan, GitAccess, Mode, NetworkMode, GIT_ALWAYS_PROTECTED};
+use crate::plan::{
+    AuditFiles, EnforcementPlan, GitAccess, Mode, NetworkMode, GIT_ALWAYS_PROTECTED,
+};
 use crate::resolve::Policy;
 
 /// Width of the label column.
@@ -48,6 +50,23 @@ pub fn explain(policy: &Policy, plan: &EnforcementPlan, sources: &[String]) -> S
             policy.network_from
         ),
     );
+
+    let audit = if !plan.audit.enabled {
+        "off (no audit trail: turned off in your user config)".to_string()
+    } else if plan.mode == Mode::DangerFullAccess {
+        "commands only (no sandbox, so no file or exec events)".to_string()
+    } else {
+        let files = match plan.audit.files {
+            AuditFiles::Off => "no file events",
+            AuditFiles::Changes => "file changes and refusals",
+            AuditFiles::All => "file changes, reads and refusals",
+        };
+        format!(
+            "files = {} (commands, execs, refused syscalls, {files})",
+            plan.audit.files.as_str()
+        )
+    };
+    line(&mut out, "audit:", &audit);
 
     let mut roots: Vec<String> = plan
         .writable_roots
@@ -142,6 +161,10 @@ mod tests {
             deny_read: vec![PathBuf::from("/h/.ssh"), PathBuf::from("/h/.aws")],
             env: vec![(OsString::from("PATH"), OsString::from("/bin"))],
             env_removed: vec!["AWS_SECRET_ACCESS_KEY".into(), "GH_TOKEN".into()],
+            audit: crate::plan::AuditPlan {
+                enabled: true,
+                files: crate::plan::AuditFiles::Changes,
+            },
         }
     }
 
@@ -163,6 +186,7 @@ mod tests {
 workspace:          /w
 mode:               workspace-write (the workspace and the roots below are writable; from /h/.config/brig/config.toml)
 network:            off (no network, loopback only; from default)
+audit:              files = changes (commands, execs, refused syscalls, file changes and refusals)
 writable roots:     /w
                     /data
                     (a private temp dir, as $TMPDIR)
@@ -194,6 +218,7 @@ config sources:     default
 workspace:          /w
 mode:               read-only (nothing writable except a private temp dir; from default)
 network:            off (no network, loopback only; from default)
+audit:              files = changes (commands, execs, refused syscalls, file changes and refusals)
 writable roots:     (a private temp dir, as $TMPDIR)
 git:                read-only (every .git at any depth)
 protected names:    .git, .brig* (read-only at any depth in the writable roots)
@@ -217,6 +242,7 @@ config sources:     none
 workspace:          /w
 mode:               danger-full-access (NO SANDBOX: everything the user can do, the command can do; from command line)
 network:            on (the host's network; from default)
+audit:              commands only (no sandbox, so no file or exec events)
 writable roots:     /
 git:                unrestricted
 protected names:    none (no sandbox)

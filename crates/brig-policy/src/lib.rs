@@ -38,7 +38,10 @@ pub use compile::{expand_path, normalize, plan, protected_names, HostFacts, Plan
 pub use config::{parse_config, ConfigError, ConfigFile, Location, Setting};
 pub use env::{filter_env, FilteredEnv};
 pub use explain::explain;
-pub use plan::{name_matches, EnforcementPlan, GitAccess, Mode, NetworkMode, GIT_ALWAYS_PROTECTED};
+pub use plan::{
+    name_matches, AuditFiles, AuditPlan, EnforcementPlan, GitAccess, Mode, NetworkMode,
+    GIT_ALWAYS_PROTECTED,
+};
 pub use resolve::{resolve, CliOverrides, Layers, Policy, ProjectConfig, ResolveError};
 pub use trust::{
     is_trusted, parse_trust_store, serialize_trust_store, trust, TrustEntry, TrustError, TrustStore,

@@ -71,6 +71,51 @@ impl NetworkMode {
     }
 }
 
+/// How much file activity the audit trail records (`[audit] files`). Ordered from least to
+/// most recorded: recording more is the tighter setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditFiles {
+    /// No file events (commands, execs and refused syscalls are still recorded).
+    Off,
+    /// Every change inside the sandbox (create, write, truncate, delete, rename, link, mkdir,
+    /// rmdir, chmod) and every refused change.
+    Changes,
+    /// Changes, plus every file opened for reading and every refused read.
+    All,
+}
+
+impl AuditFiles {
+    /// The name used in configuration files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditFiles::Off => "off",
+            AuditFiles::Changes => "changes",
+            AuditFiles::All => "all",
+        }
+    }
+
+    /// Parses the configuration / command-line name.
+    pub fn parse(s: &str) -> Option<AuditFiles> {
+        match s {
+            "off" => Some(AuditFiles::Off),
+            "changes" => Some(AuditFiles::Changes),
+            "all" => Some(AuditFiles::All),
+            _ => None,
+        }
+    }
+}
+
+/// What the audit trail records for one command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditPlan {
+    /// Whether there is an audit trail at all. Only the user's own configuration can turn it
+    /// off (for disposable environments and benchmarks).
+    pub enabled: bool,
+    /// How much file activity it records.
+    pub files: AuditFiles,
+}
+
 /// How much of every `.git` inside the writable roots the command may change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -122,6 +167,8 @@ pub struct EnforcementPlan {
     pub env: Vec<(OsString, OsString)>,
     /// Names of variables removed from the environment (never their values).
     pub env_removed: Vec<String>,
+    /// What the audit trail records.
+    pub audit: AuditPlan,
 }
 
 impl EnforcementPlan {

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::config::{ConfigError, ConfigFile, Location, Setting};
 use crate::defaults;
-use crate::plan::{GitAccess, Mode, NetworkMode};
+use crate::plan::{AuditFiles, GitAccess, Mode, NetworkMode};
 
 /// The origin name used for settings nobody wrote.
 pub const FROM_DEFAULT: &str = "default";
@@ -53,6 +53,8 @@ pub struct CliOverrides {
     pub acknowledge_danger: bool,
     /// Extra environment variable names (or `PREFIX*`) to pass through.
     pub env_pass: Vec<String>,
+    /// `--audit-files`.
+    pub audit_files: Option<AuditFiles>,
 }
 
 /// Every input to [`resolve`], lowest precedence first.
@@ -122,6 +124,10 @@ pub struct Policy {
     pub unprotect: Vec<String>,
     /// `danger-full-access` was acknowledged (user-level config or command line).
     pub danger_acknowledged: bool,
+    /// Whether brig keeps an audit trail (`[audit] enabled`; only the user can turn it off).
+    pub audit_enabled: bool,
+    /// How much file activity the audit trail records.
+    pub audit_files: AuditFiles,
 }
 
 impl Default for Policy {
@@ -140,6 +146,8 @@ impl Default for Policy {
             protect: vec![],
             unprotect: vec![],
             danger_acknowledged: false,
+            audit_enabled: true,
+            audit_files: defaults::AUDIT_FILES,
         }
     }
 }
@@ -201,6 +209,9 @@ pub fn resolve(layers: &Layers) -> Result<Policy, ResolveError> {
     }
     union(&mut p.writable, cli.writable.iter().cloned());
     union(&mut p.env_pass, cli.env_pass.iter().cloned());
+    if let Some(f) = cli.audit_files {
+        p.audit_files = f;
+    }
     if cli.acknowledge_danger {
         p.danger_acknowledged = true;
     }
@@ -263,6 +274,28 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
             }
             // `false` in a project file withdraws a user-level acknowledgement: a tightening.
             _ => p.danger_acknowledged = false,
+        }
+    }
+
+    if let Some(Setting { value, at }) = f.audit.files {
+        if untrusted && value < p.audit_files {
+            return Err(loosens("audit.files", at));
+        }
+        p.audit_files = value;
+    }
+    if let Some(Setting { value, at }) = f.audit.enabled {
+        match level {
+            Level::User => p.audit_enabled = value,
+            Level::UntrustedProject if !value => return Err(loosens("audit.enabled", at)),
+            Level::TrustedProject if !value => {
+                return Err(ConfigError::new(
+                    &f.source,
+                    at,
+                    "`audit.enabled = false` is only honoured in your user config (~/.config/brig/config.toml) \
+                     or a --config file: turning the audit trail off must be your decision, not the project's",
+                ))
+            }
+            _ => p.audit_enabled = true,
         }
     }
 
@@ -370,6 +403,7 @@ mod tests {
                 writable: paths(&["/data"]),
                 acknowledge_danger: false,
                 env_pass: strs(&["EXTRA"]),
+                audit_files: None,
             },
         };
         let expected = Policy {
@@ -386,6 +420,8 @@ mod tests {
             protect: strs(&[".x"]),
             unprotect: vec![],
             danger_acknowledged: false,
+            audit_enabled: true,
+            audit_files: AuditFiles::Changes,
         };
         assert_eq!(resolve(&layers).unwrap(), expected);
     }
@@ -607,5 +643,72 @@ mod tests {
             ])
         );
         assert_eq!(Layers::default().sources(), strs(&["default"]));
+    }
+
+    #[test]
+    fn audit_settings_resolve_and_only_the_user_turns_the_trail_off() {
+        // Defaults: on, changes.
+        let p = resolve(&Layers::default()).unwrap();
+        assert_eq!(
+            (p.audit_enabled, p.audit_files),
+            (true, AuditFiles::Changes)
+        );
+        // The user may turn it off and choose any level; the CLI overrides the level.
+        let user = Layers {
+            user: Some(file(
+                "user.toml",
+                "[audit]\nenabled = false\nfiles = \"off\"",
+            )),
+            ..Default::default()
+        };
+        let p = resolve(&user).unwrap();
+        assert_eq!((p.audit_enabled, p.audit_files), (false, AuditFiles::Off));
+        let cli = Layers {
+            cli: CliOverrides {
+                audit_files: Some(AuditFiles::All),
+                ..Default::default()
+            },
+            ..user.clone()
+        };
+        assert_eq!(resolve(&cli).unwrap().audit_files, AuditFiles::All);
+        // An untrusted project may record more, never less, and may not turn it off.
+        let more = Layers {
+            project: project("[audit]\nfiles = \"all\"\nenabled = true", false),
+            ..Default::default()
+        };
+        let p = resolve(&more).unwrap();
+        assert_eq!((p.audit_enabled, p.audit_files), (true, AuditFiles::All));
+        let less = Layers {
+            project: project("[audit]\nfiles = \"off\"", false),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&less).unwrap_err(), loosens(2, 1, "audit.files"));
+        let off = Layers {
+            project: project("[audit]\nenabled = false", false),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&off).unwrap_err(), loosens(2, 1, "audit.enabled"));
+        // A trusted project may lower the level but still not turn the trail off.
+        let trusted = Layers {
+            project: project("[audit]\nfiles = \"off\"", true),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&trusted).unwrap().audit_files, AuditFiles::Off);
+        let trusted_off = Layers {
+            project: project("[audit]\nenabled = false", true),
+            ..Default::default()
+        };
+        let e = resolve(&trusted_off).unwrap_err().to_string();
+        assert!(
+            e.starts_with("/ws/.brig.toml:2:1: `audit.enabled = false` is only honoured"),
+            "{e}"
+        );
+        // A project saying `enabled = true` re-enables a user-level `false`: a tightening.
+        let back_on = Layers {
+            user: Some(file("user.toml", "[audit]\nenabled = false")),
+            project: project("[audit]\nenabled = true", false),
+            ..Default::default()
+        };
+        assert!(resolve(&back_on).unwrap().audit_enabled);
     }
 }

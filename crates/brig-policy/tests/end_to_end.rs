@@ -113,17 +113,22 @@ fn trusting_the_file_makes_it_count_until_it_changes() {
             (OsString::from("MY_API_TOKEN"), OsString::from("t")),
         ],
         env_removed: vec!["AWS_ACCESS_KEY_ID".into()],
+        audit: brig_policy::AuditPlan {
+            enabled: true,
+            files: brig_policy::AuditFiles::Changes,
+        },
     };
     assert_eq!(plan, expected);
 
     let report = explain(&policy, &plan, &layers.sources());
-    let head: Vec<&str> = report.lines().take(7).collect();
+    let head: Vec<&str> = report.lines().take(8).collect();
     assert_eq!(
         head,
         vec![
             "workspace:          /home/u/proj",
             "mode:               workspace-write (the workspace and the roots below are writable; from ~/.config/brig/config.toml)",
             "network:            off (no network, loopback only; from /home/u/proj/.brig.toml)",
+            "audit:              files = changes (commands, execs, refused syscalls, file changes and refusals)",
             "writable roots:     /home/u/proj",
             "                    /home/u/scratch",
             "                    /data/out",
@@ -162,6 +167,7 @@ fn policy_serializes_for_explain_json() {
         json,
         serde_json::json!({
             "mode": "workspace-write", "mode_from": "default",
+            "audit_enabled": true, "audit_files": "changes",
             "network": "off", "network_from": "default",
             "git": "read-only",
             "writable": [], "deny_read": [], "allow_read": [],

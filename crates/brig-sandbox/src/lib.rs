@@ -108,27 +108,57 @@ impl Exit {
     }
 }
 
-/// Something the sandbox reports while the command runs (for the audit trail).
+/// Something the sandbox reports while the command runs (for the audit trail). `pid` is the
+/// process's pid inside the sandbox (the command is PID 2), `program` its executable, when
+/// known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event<'a> {
-    /// A layer refused something, e.g. the create guard refusing a protected name.
+    /// A layer refused something, e.g. the create guard refusing a protected name, or the
+    /// seccomp filter refusing a syscall.
     Denied {
         /// The layer that refused.
         layer: Layer,
         /// What was refused, readable.
         what: &'a str,
-        /// The process that tried (its pid inside the sandbox), when known.
+        /// The process that tried.
         pid: Option<u32>,
+        /// Its executable.
+        program: Option<&'a str>,
     },
-    /// A file-system change made by the command (as seen by the create guard): `create`,
-    /// `truncate`, `open-write`, `mkdir`, `mknod`, `symlink`, `link`, `rename`, `socket`.
+    /// A file-system change made by the command (as seen by the supervisor): `create`,
+    /// `truncate`, `open-write`, `mkdir`, `mknod`, `symlink`, `link`, `rename`, `socket`,
+    /// `delete`, `rmdir`, `chmod MODE`.
     Changed {
         /// The operation.
         op: &'a str,
         /// The absolute path (for a rename: `FROM -> TO`).
         path: &'a str,
-        /// The process that made the change (its pid inside the sandbox), when known.
+        /// The process that made the change.
         pid: Option<u32>,
+        /// Its executable.
+        program: Option<&'a str>,
+    },
+    /// A file opened for reading (only when file reads are audited).
+    Read {
+        /// The absolute path.
+        path: &'a str,
+        /// The process that opened it.
+        pid: Option<u32>,
+        /// Its executable.
+        program: Option<&'a str>,
+    },
+    /// A program executed inside the sandbox.
+    Exec {
+        /// The program's path.
+        path: &'a str,
+        /// Its arguments (at most 256; a final `...` when cut).
+        argv: &'a [String],
+        /// The process that executed it (it keeps its pid).
+        pid: Option<u32>,
+        /// Its parent.
+        ppid: Option<u32>,
+        /// The executable the process ran before.
+        program: Option<&'a str>,
     },
 }
 

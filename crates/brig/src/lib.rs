@@ -416,14 +416,39 @@ impl AuditSession {
 
     /// Records one event reported by the sandbox while the command runs.
     pub fn event(&mut self, ev: brig_sandbox::Event<'_>) -> Result<(), String> {
+        use brig_sandbox::Event;
         let (kind, data) = match ev {
-            brig_sandbox::Event::Denied { layer, what, pid } => (
+            Event::Denied {
+                layer,
+                what,
+                pid,
+                program,
+            } => (
                 "denied",
-                serde_json::json!({ "layer": layer, "what": what, "pid": pid }),
+                serde_json::json!({ "layer": layer, "what": what, "pid": pid, "program": program }),
             ),
-            brig_sandbox::Event::Changed { op, path, pid } => (
+            Event::Changed {
+                op,
+                path,
+                pid,
+                program,
+            } => (
                 "file.change",
-                serde_json::json!({ "op": op, "path": path, "pid": pid }),
+                serde_json::json!({ "op": op, "path": path, "pid": pid, "program": program }),
+            ),
+            Event::Read { path, pid, program } => (
+                "file.read",
+                serde_json::json!({ "path": path, "pid": pid, "program": program }),
+            ),
+            Event::Exec {
+                path,
+                argv,
+                pid,
+                ppid,
+                program,
+            } => (
+                "exec",
+                serde_json::json!({ "path": path, "argv": argv, "pid": pid, "ppid": ppid, "program": program }),
             ),
         };
         self.writer.append(kind, data).map_err(|e| e.to_string())

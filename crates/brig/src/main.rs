@@ -140,6 +140,9 @@ struct PolicyArgs {
     /// Acknowledge that danger-full-access runs the command with no sandbox at all.
     #[arg(long)]
     acknowledge_danger: bool,
+    /// File activity the audit trail records: off, changes (default) or all (adds reads).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_audit_files)]
+    audit_files: Option<brig_policy::AuditFiles>,
 }
 
 #[derive(Args)]
@@ -155,6 +158,11 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
     Mode::parse(s).ok_or_else(|| {
         format!("unknown mode `{s}`; expected read-only, workspace-write or danger-full-access")
     })
+}
+
+fn parse_audit_files(s: &str) -> Result<brig_policy::AuditFiles, String> {
+    brig_policy::AuditFiles::parse(s)
+        .ok_or_else(|| format!("unknown audit level `{s}`; expected off, changes or all"))
 }
 
 fn parse_network(s: &str) -> Result<NetworkMode, String> {
@@ -185,6 +193,7 @@ impl PolicyArgs {
             .collect();
         req.cli.acknowledge_danger = self.acknowledge_danger;
         req.cli.env_pass = self.pass_env.clone();
+        req.cli.audit_files = self.audit_files;
         Ok(req)
     }
 }
@@ -249,13 +258,19 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let dirs = brig::Dirs::from_env()?;
-    let mut session = brig::AuditSession::start(&dirs, &loaded, &args.command)?;
-    let result = brig::run(&loaded.plan, args.command, &mut |ev| session.event(ev));
-    // The record of how the command ended is durable before brig reports it.
-    let finished = session.finish(&result);
-    // The command's own failure (e.g. stopped because the log could not be written) first.
-    let outcome = result?;
-    finished?;
+    let outcome = if loaded.plan.audit.enabled {
+        let mut session = brig::AuditSession::start(&dirs, &loaded, &args.command)?;
+        let result = brig::run(&loaded.plan, args.command, &mut |ev| session.event(ev));
+        // The record of how the command ended is durable before brig reports it.
+        let finished = session.finish(&result);
+        // The command's own failure (e.g. stopped because the log could not be written) first.
+        let outcome = result?;
+        finished?;
+        outcome
+    } else {
+        // `[audit] enabled = false` in the user's own configuration: no trail at all.
+        brig::run(&loaded.plan, args.command, &mut |_| Ok(()))?
+    };
     let mut seen = std::collections::BTreeSet::new();
     for b in &outcome.blocked_creates {
         if seen.insert(b.clone()) && seen.len() <= 20 {

@@ -256,7 +256,6 @@ pub fn respond_value(fd: BorrowedFd<'_>, id: u64, val: i64) -> io::Result<bool> 
 /// Lets the kernel run the target's syscall as if there were no filter
 /// (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`). Not a security decision: see the module doc.
 /// `Ok(false)`: the target is gone.
-#[cfg_attr(not(test), allow(dead_code))] // used by the kernel tests; kept for the audit supervisor
 pub fn respond_continue(fd: BorrowedFd<'_>, id: u64) -> io::Result<bool> {
     let flags = u32::try_from(libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE)
         .map_err(|_| io::Error::other("SECCOMP_USER_NOTIF_FLAG_CONTINUE out of range"))?;
@@ -658,6 +657,7 @@ mod tests {
         let spec = FilterSpec {
             network_off: true,
             create_guard: false,
+            ..FilterSpec::default()
         };
         let prog = build(&spec);
         let pid = fork_child(|| {
@@ -727,6 +727,7 @@ mod tests {
         let spec = FilterSpec {
             network_off: false,
             create_guard: false,
+            ..FilterSpec::default()
         };
         let prog = build(&spec);
         let pid = fork_child(|| {
@@ -926,6 +927,7 @@ mod tests {
         build(&FilterSpec {
             network_off: true,
             create_guard: true,
+            ..FilterSpec::default()
         })
     }
 

@@ -12,7 +12,216 @@ both_identities!(
     deletions_modes_and_refusals_are_recorded,
     show_filters_and_follows,
     ocsf_export_validates,
+    scripted_session_records_exactly_what_happened,
+    writes_through_descriptors_are_recorded,
+    refused_syscalls_are_recorded_and_bounded,
+    audit_levels_and_switching_off,
 );
+
+/// The file events of a session outside the private scratch space (`/tmp`, where compilers
+/// keep throw-away files), as (kind, op or layer, path or refusal text).
+fn file_events(records: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let d = &r["data"];
+            let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            let e = match r["kind"].as_str()? {
+                "file.change" => ("file.change".to_string(), s(&d["op"]), s(&d["path"])),
+                "denied" => ("denied".to_string(), s(&d["layer"]), s(&d["what"])),
+                _ => return None,
+            };
+            (!e.2.starts_with("/tmp/")).then_some(e)
+        })
+        .collect()
+}
+
+/// The issue's scripted session: edit, create, delete, rename, compile, a denied write to
+/// $HOME and a denied read of ~/.ssh produce exactly the expected events (with
+/// `--audit-files all`, which records reads and so refused reads too).
+fn scripted_session_records_exactly_what_happened(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["cc"]) {
+        return;
+    }
+    let w = t.world();
+    w.write("home/.ssh/id_ed25519", "PRIVATE KEY");
+    let out = w.brig_sh(
+        &["--audit-files", "all"],
+        "printf 'int main(void) { return 0; }\\n' > hello.c; echo '/* edited */' >> hello.c; \
+         cc -o hello hello.c; mv hello hello.bin; rm hello.bin; \
+         echo planted > \"$HOME/planted\"; cat \"$HOME/.ssh/id_ed25519\"; exit 0",
+    );
+    out.ok();
+    let (id, records) = last_session(&w);
+    let ws = w.ws.display().to_string();
+    let home = w.home.display().to_string();
+    let ev = |k: &str, a: &str, b: String| (k.to_string(), a.to_string(), b);
+    assert_eq!(
+        file_events(&records),
+        vec![
+            ev("file.change", "create", format!("{ws}/hello.c")),
+            ev("file.change", "open-write", format!("{ws}/hello.c")),
+            ev("file.change", "create", format!("{ws}/hello")),
+            ev("file.change", "chmod 755", format!("{ws}/hello")),
+            ev(
+                "file.change",
+                "rename",
+                format!("{ws}/hello -> {ws}/hello.bin")
+            ),
+            ev("file.change", "delete", format!("{ws}/hello.bin")),
+            ev(
+                "denied",
+                "mount-namespace",
+                format!("create {home}/planted: Read-only file system (os error 30)")
+            ),
+            ev(
+                "denied",
+                "landlock",
+                format!("read {home}/.ssh/id_ed25519: Permission denied (os error 13)")
+            ),
+        ],
+        "{out}"
+    );
+    // The compile ran the compiler's programs, each recorded with its parent.
+    let names: Vec<String> = records
+        .iter()
+        .filter(|r| r["kind"] == "exec")
+        .map(|r| {
+            let p = r["data"]["path"].as_str().unwrap_or_default();
+            p.rsplit('/').next().unwrap_or(p).to_string()
+        })
+        .collect();
+    for needed in ["sh", "cc", "cc1", "as", "ld", "mv", "rm", "cat"] {
+        assert!(
+            names.iter().any(|n| n == needed),
+            "no exec of {needed}: {names:?}"
+        );
+    }
+    // Reads were recorded (the source the compiler read), the secret's content never.
+    assert!(records
+        .iter()
+        .any(|r| r["kind"] == "file.read" && r["data"]["path"] == format!("{ws}/hello.c")));
+    let segment =
+        std::fs::read_to_string(w.state_dir().join("brig/audit").join(format!("{id}.jsonl")))
+            .unwrap();
+    assert!(!segment.contains("PRIVATE KEY"));
+    w.brig(&["audit", "verify", &id]).code_is(0);
+}
+
+/// Changes made through descriptors and through `open` without `O_CREAT` are recorded:
+/// writing an existing file, `ftruncate` and `fchmod`.
+fn writes_through_descriptors_are_recorded(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    w.write("ws/old.txt", "old");
+    w.brig(&[
+        "run",
+        "--",
+        "python3",
+        "-c",
+        "import os\n\
+         f = os.open('old.txt', os.O_WRONLY)\n\
+         os.write(f, b'new')\n\
+         os.ftruncate(f, 2)\n\
+         os.fchmod(f, 0o600)\n\
+         g = os.open('old.txt', os.O_RDWR | os.O_TRUNC)\n\
+         r = os.open('old.txt', os.O_RDONLY)\n",
+    ])
+    .ok();
+    let (_, records) = last_session(&w);
+    let p = format!("{}/old.txt", w.ws.display());
+    let ev = |a: &str| ("file.change".to_string(), a.to_string(), p.clone());
+    // The read-only open is not a change (and reads are not recorded at the default level).
+    assert_eq!(
+        file_events(&records),
+        vec![
+            ev("open-write"),
+            ev("truncate"),
+            ev("chmod 600"),
+            ev("truncate")
+        ]
+    );
+    assert!(!records.iter().any(|r| r["kind"] == "file.read"));
+    assert_eq!(std::fs::read_to_string(w.ws.join("old.txt")).unwrap(), "");
+}
+
+/// A syscall the seccomp filter refuses is recorded with its layer (and still refused); a
+/// program calling one in a loop cannot flood the log: after 1000 records the rest are
+/// counted in one record.
+fn refused_syscalls_are_recorded_and_bounded(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    let out = w.brig(&[
+        "run",
+        "--",
+        "python3",
+        "-c",
+        "import ctypes, errno, socket\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         assert libc.syscall(101, 0, 0, 0, 0) == -1 and ctypes.get_errno() == errno.EPERM\n\
+         try:\n    socket.socket(socket.AF_INET, socket.SOCK_STREAM)\nexcept PermissionError:\n    print('socket refused')\n\
+         for _ in range(1500):\n    libc.syscall(101, 0, 0, 0, 0)\n\
+         print('done')\n",
+    ]);
+    out.ok();
+    assert!(
+        out.stdout.contains("socket refused") && out.stdout.contains("done"),
+        "{out}"
+    );
+    let (_, records) = last_session(&w);
+    let seccomp: Vec<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "denied" && r["data"]["layer"] == "seccomp")
+        .map(|r| r["data"]["what"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(seccomp[0], "ptrace: denied by the seccomp filter");
+    assert_eq!(
+        seccomp[1],
+        "socket(family 2): the network is off: only AF_UNIX sockets"
+    );
+    assert_eq!(seccomp.len(), 1001, "1000 records and one count");
+    assert_eq!(
+        seccomp[1000],
+        "502 more refused syscalls were not recorded one by one"
+    );
+}
+
+/// `--audit-files off` keeps commands and execs but no file events; `[audit] enabled = false`
+/// in the user's config means no session at all; a project file cannot turn auditing off.
+fn audit_levels_and_switching_off(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.brig_sh(&["--audit-files", "off"], "echo x > f; rm f")
+        .ok();
+    let (_, records) = last_session(&w);
+    assert!(file_events(&records).is_empty(), "{records:?}");
+    assert!(records
+        .iter()
+        .any(|r| r["kind"] == "exec" && r["data"]["argv"][0] == "rm"));
+    let sessions = || {
+        w.brig(&["audit", "list", "--json"])
+            .ok()
+            .stdout
+            .lines()
+            .count()
+    };
+    let before = sessions();
+    w.write("aux/noaudit.toml", "[audit]\nenabled = false\n");
+    let cfg = w.aux.join("noaudit.toml");
+    w.brig(&["run", "--config", cfg.to_str().unwrap(), "--", "true"])
+        .ok();
+    assert_eq!(sessions(), before, "no session with auditing off");
+    w.write("ws/.brig.toml", "[audit]\nenabled = false\n");
+    let out = w.brig(&["run", "--", "true"]);
+    out.code_is(121);
+    assert!(out.stderr.contains("audit.enabled"), "{out}");
+}
 
 /// `brig audit export --format ocsf` produces OCSF 1.5.0 events that an independent OCSF
 /// library (PyPI `ocsf-emitter`, installed by .ci/run) accepts: every line is schema- and
@@ -274,8 +483,9 @@ fn kinds(records: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
-/// One `brig run` is one session: start, the command with its argv, the file changes and the
-/// refusal the guard saw, the end with its status and resource use, a signed checkpoint.
+/// One `brig run` is one session: start, the command with its argv, every program it ran, the
+/// file changes and the refusal the guard saw (each with the process and its program), the end
+/// with its status and resource use, a signed checkpoint.
 fn session_is_recorded_and_verifies(t: &Test) {
     if !t.require(SANDBOX) {
         return;
@@ -292,9 +502,13 @@ fn session_is_recorded_and_verifies(t: &Test) {
         [
             "session.start",
             "command.start",
+            "exec",
             "file.change",
+            "exec",
             "file.change",
+            "exec",
             "file.change",
+            "exec",
             "denied",
             "command.end",
             "session.end",
@@ -303,27 +517,56 @@ fn session_is_recorded_and_verifies(t: &Test) {
     );
     assert_eq!(records[1]["data"]["argv"][0], "/bin/sh");
     let ws = w.ws.display().to_string();
-    // The process that made each change: a pid inside the sandbox (the shell is PID 2).
-    let pid = |i: usize| records[i]["data"]["pid"].clone();
-    assert!(pid(2).as_u64().is_some_and(|p| p >= 2), "{:?}", records[2]);
+    // Every exec of the process tree: the shell (PID 2, started by brig's PID 1), then what it
+    // ran, each with its arguments, pid and parent.
+    let execs: Vec<(serde_json::Value, serde_json::Value)> = records
+        .iter()
+        .filter(|r| r["kind"] == "exec")
+        .map(|r| (r["data"]["argv"].clone(), r["data"]["ppid"].clone()))
+        .collect();
+    assert_eq!(execs[0].1, 1, "{execs:?}");
+    assert_eq!(execs[0].0[0], "/bin/sh");
+    let ran: Vec<&serde_json::Value> = execs[1..].iter().map(|(argv, _)| argv).collect();
     assert_eq!(
-        records[2]["data"],
-        serde_json::json!({"op": "create", "path": format!("{ws}/made.txt"), "pid": pid(2)})
+        ran,
+        [
+            &serde_json::json!(["mkdir", "dir"]),
+            &serde_json::json!(["mv", "made.txt", "dir/"]),
+            &serde_json::json!(["touch", ".envrc"]),
+        ]
     );
+    assert!(execs[1..].iter().all(|(_, ppid)| *ppid == 2), "{execs:?}");
+    // The process that made each change (a pid inside the sandbox) and its program.
+    let pid = |i: usize| records[i]["data"]["pid"].clone();
+    assert_eq!(pid(3), 2, "{:?}", records[3]);
+    let program = |i: usize| {
+        let p = records[i]["data"]["program"].as_str().unwrap_or_default();
+        std::path::Path::new(p)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     assert_eq!(
         records[3]["data"],
-        serde_json::json!({"op": "mkdir", "path": format!("{ws}/dir"), "pid": pid(3)})
+        serde_json::json!({"op": "create", "path": format!("{ws}/made.txt"), "pid": 2, "program": records[3]["data"]["program"]})
     );
     assert_eq!(
-        records[4]["data"]["path"],
+        records[5]["data"],
+        serde_json::json!({"op": "mkdir", "path": format!("{ws}/dir"), "pid": pid(4), "program": records[5]["data"]["program"]})
+    );
+    assert_eq!(program(5), "mkdir");
+    assert_eq!(
+        records[7]["data"]["path"],
         format!("{ws}/made.txt -> {ws}/dir/made.txt")
     );
-    assert_eq!(records[5]["data"]["layer"], "create-guard");
-    assert_eq!(records[6]["data"]["status"], 3);
+    assert_eq!(program(7), "mv");
+    assert_eq!(records[9]["data"]["layer"], "create-guard");
+    assert_eq!(program(9), "touch");
+    assert_eq!(records[10]["data"]["status"], 3);
     assert!(
-        records[6]["data"]["cpu_sys_ms"].is_number(),
+        records[10]["data"]["cpu_sys_ms"].is_number(),
         "{:?}",
-        records[6]
+        records[10]
     );
     let v = w.brig(&["audit", "verify", &id]);
     assert!(v.ok().stdout.contains("intact"), "{v}");

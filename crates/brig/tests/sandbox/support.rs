@@ -338,7 +338,7 @@ pub fn feature(who: Who, feature: &str) -> Result<(), String> {
                 Err("the probe uses x86_64 syscall numbers and assembly".into())
             }
         }
-        "python3" | "gcc" | "git" | "strace" | "unshare" | "setsid" | "nohup" | "tmux"
+        "python3" | "gcc" | "cc" | "git" | "strace" | "unshare" | "setsid" | "nohup" | "tmux"
         | "ssh-agent" | "ssh-add" => tool(feature),
         other => Err(format!("unknown feature `{other}`")),
     }
