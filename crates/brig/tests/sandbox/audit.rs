@@ -16,7 +16,79 @@ both_identities!(
     writes_through_descriptors_are_recorded,
     refused_syscalls_are_recorded_and_bounded,
     audit_levels_and_switching_off,
+    sigkill_mid_session_leaves_a_verifiable_prefix,
 );
+
+/// `kill -9` of brig while its command runs: what was recorded stays, verifies up to its last
+/// complete record, and `verify` says the tail is unsigned (killed before the final commit)
+/// rather than calling the session intact.
+fn sigkill_mid_session_leaves_a_verifiable_prefix(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    let before = w
+        .brig(&["audit", "list", "--json"])
+        .ok()
+        .stdout
+        .lines()
+        .count();
+    let mut c = w.command(brig_bin());
+    c.args([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo a > one; echo b > two; exec sleep 300",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    let mut brig = c.spawn().expect("start brig run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (id, records) = loop {
+        let listed = w.brig(&["audit", "list", "--json"]).ok().stdout.clone();
+        if listed.lines().count() > before {
+            let (id, records) = last_session(&w);
+            if records
+                .iter()
+                .any(|r| r["kind"] == "exec" && r["data"]["argv"][0] == "sleep")
+            {
+                break (id, records);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never got to sleep"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    brig.kill().expect("SIGKILL brig");
+    brig.wait().unwrap();
+    let out = w.brig(&["audit", "verify", &id]);
+    out.code_is(1);
+    assert!(
+        out.stdout.contains("unsigned") && out.stdout.contains("killed before its final commit"),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains("edited") && !out.stdout.contains("deleted"),
+        "{out}"
+    );
+    // Everything recorded before the kill is still there and readable.
+    let (_, after) = last_session(&w);
+    assert!(after.len() >= records.len());
+    let ws = w.ws.display().to_string();
+    for name in ["one", "two"] {
+        assert!(
+            after
+                .iter()
+                .any(|r| r["kind"] == "file.change" && r["data"]["path"] == format!("{ws}/{name}")),
+            "{after:?}"
+        );
+    }
+    assert!(!after.iter().any(|r| r["kind"] == "command.end"));
+}
 
 /// The file events of a session outside the private scratch space (`/tmp`, where compilers
 /// keep throw-away files), as (kind, op or layer, path or refusal text).
@@ -598,8 +670,27 @@ fn tampering_is_detected(t: &Test) {
     );
 
     let lines: Vec<&str> = original.lines().collect();
-    std::fs::write(&file, lines[..lines.len() - 3].join("\n") + "\n").unwrap();
-    w.brig(&["audit", "verify", &id]).code_is(1);
+    let verify_says = |text: String, needles: &[&str]| {
+        std::fs::write(&file, text).unwrap();
+        let out = w.brig(&["audit", "verify", &id]);
+        out.code_is(1);
+        for n in needles {
+            assert!(out.stdout.contains(n), "expected {n:?}:\n{out}");
+        }
+    };
+    // Deleting a record: the next line names the gap.
+    let mut deleted = lines.clone();
+    deleted.remove(3);
+    verify_says(deleted.join("\n") + "\n", &["line 4", "deleted"]);
+    // Swapping two records.
+    let mut swapped = lines.clone();
+    swapped.swap(3, 4);
+    verify_says(swapped.join("\n") + "\n", &["line 4", "out of order"]);
+    // Cutting the end (the checkpoint and what precedes it) leaves unsigned records.
+    verify_says(lines[..lines.len() - 3].join("\n") + "\n", &["unsigned"]);
+    // A torn last line.
+    let torn = &original[..original.len() - 10];
+    verify_says(torn.to_string(), &["torn tail"]);
     std::fs::write(&file, &original).unwrap();
     w.brig(&["audit", "verify", "--all"]).code_is(0);
 }
