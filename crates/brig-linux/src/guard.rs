@@ -1158,9 +1158,10 @@ impl Guard {
                 .unwrap_or(false);
             if kind == EntryKind::Symlink && !nofollow && on_proc {
                 // A /proc magic link of the target's own (e.g. /dev/stderr → /proc/self/fd/2):
-                // only the kernel can follow it; the parent is already the target's.
+                // only the kernel can follow it; the parent is already the target's. It may
+                // lead to a pipe, whose open can wait: treated like a fifo.
                 self.still_waiting(n)?;
-                return Ok(open_existing(t, flags, cloexec, 0, false));
+                return Ok(open_existing(t, flags, cloexec, libc::S_IFIFO, false));
             }
             if kind == EntryKind::Symlink && !nofollow {
                 // Follow it ourselves, so that the name finally created is the one we check.
@@ -1283,7 +1284,7 @@ fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
 }
 
 /// Opens an object that already exists (no `O_CREAT`), in a thread of its own when the open can
-/// block (fifos, devices), so that one waiting `open` does not stall every other request.
+/// block (fifos), so that one waiting `open` does not stall every other request.
 fn open_existing(
     t: Target,
     flags: i32,
@@ -1296,7 +1297,10 @@ fn open_existing(
         f |= libc::O_NOFOLLOW;
     }
     let run = move || sys::openat_raw(t.parent.as_fd(), &t.name, f, 0).map_err(|e| errno_of(&e));
-    if mode & libc::S_IFMT == libc::S_IFREG || mode & libc::S_IFMT == libc::S_IFDIR {
+    // Only a fifo's open waits (for the other end); devices in the sandbox's /dev and
+    // sockets answer at once, so they are opened inline (a thread per open of /dev/null
+    // would cost more than the open).
+    if mode & libc::S_IFMT != libc::S_IFIFO {
         match run() {
             Ok(fd) => Reply::Fd(fd, cloexec),
             Err(e) => Reply::Errno(e),

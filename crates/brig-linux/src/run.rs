@@ -150,7 +150,15 @@ fn candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Vec<CString> {
 /// Tries every candidate like execvp; returns the most telling error.
 fn exec_candidates(cands: &[CString], argv: &[CString], envp: &[CString]) -> io::Error {
     let mut best = io::Error::from_raw_os_error(libc::ENOENT);
-    for c in cands {
+    // Skip the `PATH` entries that cannot work: each failed execve would be one more round
+    // trip to the supervisor. When none looks executable, try them all for the right error.
+    let likely: Vec<&CString> = cands.iter().filter(|c| sys::executable(c)).collect();
+    let order: Vec<&CString> = if likely.is_empty() {
+        cands.iter().collect()
+    } else {
+        likely
+    };
+    for c in order {
         let e = sys::execve(c, argv, envp);
         match e.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}

@@ -686,6 +686,12 @@ pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
     io::Error::last_os_error()
 }
 
+/// Whether `path` exists and is executable for this process (access(2) with `X_OK`).
+pub fn executable(path: &CStr) -> bool {
+    // SAFETY: `path` is NUL-terminated; access only reads it.
+    unsafe { libc::access(path.as_ptr(), libc::X_OK) == 0 }
+}
+
 /// chdir(2).
 pub fn chdir(path: &CStr) -> io::Result<()> {
     // SAFETY: `path` is NUL-terminated.
