@@ -10,7 +10,28 @@ both_identities!(
     compile_and_run_c,
     python_pipes_jobs_and_tmp,
     read_only_mode_reads,
+    dev_tty_is_the_callers_terminal,
 );
+
+/// `/dev/tty` is the caller's controlling terminal even though the supervisor opens files for
+/// the command: a program under a pty (`script`) writes to it, and one without a terminal gets
+/// ENXIO, as without brig.
+fn dev_tty_is_the_callers_terminal(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["script"]) {
+        return;
+    }
+    let w = t.world();
+    let out = w.brig_run(
+        &[],
+        &["script", "-qec", "echo via-tty > /dev/tty; tty", "/dev/null"],
+    );
+    out.ok();
+    assert!(out.stdout.contains("via-tty"), "{out}");
+    assert!(out.stdout.contains("/dev/pts/"), "{out}");
+    let none = w.brig_sh(&[], "echo x > /dev/tty");
+    none.failed();
+    assert!(none.stderr.contains("No such device or address"), "{none}");
+}
 
 /// Edit files and look at the result with git status/diff/log.
 fn edit_and_inspect_repository(t: &Test) {
