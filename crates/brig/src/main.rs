@@ -76,6 +76,9 @@ enum AuditCmd {
         /// Machine-readable output (JSON Lines).
         #[arg(long)]
         json: bool,
+        /// Colour the record kinds: auto (a terminal, and NO_COLOR unset), always or never.
+        #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+        color: String,
     },
     /// Check that sessions are intact: exit 0 when they are, 1 with the first bad record otherwise.
     Verify {
@@ -289,6 +292,19 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
+/// The terminal colour (SGR parameters) of a record kind in `brig audit show`.
+fn sgr_for(kind: &str) -> Option<&'static str> {
+    match kind {
+        "denied" => Some("1;31"),
+        "file.change" => Some("33"),
+        "exec" => Some("36"),
+        "file.read" => Some("2"),
+        "command.start" | "command.end" => Some("1"),
+        "session.start" | "session.end" | "checkpoint" => Some("2"),
+        _ => None,
+    }
+}
+
 fn doctor(json: bool) -> anyhow::Result<ExitCode> {
     let caps = brig::probe();
     let mut out = std::io::stdout().lock();
@@ -483,7 +499,14 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             since,
             follow,
             json,
+            color,
         } => {
+            use std::io::IsTerminal;
+            let colour = match color.as_str() {
+                "always" => true,
+                "never" => false,
+                _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
             let wanted = |r: &brig_audit::Record| {
                 kind.as_deref().is_none_or(|k| r.kind == k)
                     && since.as_deref().is_none_or(|t| r.ts.as_str() >= t)
@@ -505,7 +528,12 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                         // Record contents come from the sandboxed command: no control
                         // characters reach the reviewer's terminal.
                         let (kind, summary) = (printable(&r.kind), printable(&summary));
-                        writeln!(out, "{:>5} {}  {kind:<14} {summary}", r.seq, r.ts)?;
+                        let kind = format!("{kind:<14}");
+                        let kind = match (colour, sgr_for(&r.kind)) {
+                            (true, Some(sgr)) => format!("\x1b[{sgr}m{kind}\x1b[0m"),
+                            _ => kind,
+                        };
+                        writeln!(out, "{:>5} {}  {kind} {summary}", r.seq, r.ts)?;
                     }
                 }
                 shown = records.len();

@@ -475,6 +475,15 @@ fn deletions_modes_and_refusals_are_recorded(t: &Test) {
         records.iter().filter(|r| r["kind"] == "denied").collect();
     assert_eq!(denied.len(), 1, "{denied:?}");
     assert_eq!(denied[0]["data"]["layer"], "mount-namespace");
+    // Colour on request, none when the output is not a terminal (as here) by default.
+    let (id, _) = last_session(&w);
+    let coloured = w.brig(&["audit", "show", &id, "--color", "always"]);
+    assert!(
+        coloured.ok().stdout.contains("\x1b[1;31mdenied"),
+        "{coloured}"
+    );
+    let plain = w.brig(&["audit", "show", &id]);
+    assert!(!plain.ok().stdout.contains('\x1b'), "{plain}");
     assert!(denied[0]["data"]["what"]
         .as_str()
         .unwrap_or_default()
