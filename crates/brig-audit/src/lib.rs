@@ -70,4 +70,4 @@ pub use ocsf::{export_ocsf, OCSF_VERSION};
 pub use record::{Record, CHECKPOINT, SCHEMA_VERSION};
 pub use store::{list, read, SessionInfo};
 pub use verify::{verify, Problem, Verdict};
-pub use writer::{new_session_id, Writer};
+pub use writer::{latest_session, new_session_id, Writer};

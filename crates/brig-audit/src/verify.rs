@@ -82,6 +82,15 @@ pub enum Problem {
         /// What is wrong with it.
         why: String,
     },
+    /// The session before this one, named in this session's start record, has no segment: it
+    /// was deleted (or lost when the machine crashed before it was synced).
+    #[error("line {line}: the previous session {previous:?}, named here, has no segment (it was deleted)")]
+    PreviousMissing {
+        /// The session start's line.
+        line: usize,
+        /// The missing session.
+        previous: String,
+    },
     /// The record names another session: it was copied or moved here from another segment.
     #[error("line {line}: record seq {seq} belongs to session {found:?}, not to this one")]
     WrongSession {
@@ -120,6 +129,7 @@ impl Problem {
             | Problem::BadSignature { line, .. }
             | Problem::Unsigned { line, .. }
             | Problem::Malformed { line, .. }
+            | Problem::PreviousMissing { line, .. }
             | Problem::WrongSession { line, .. } => line,
         }
     }
@@ -160,7 +170,25 @@ pub fn verify(dir: &Path, session: &str) -> Result<Verdict, AuditError> {
     let (id, path) = resolve(dir, session)?;
     let key = key::load(&key::key_path(dir))?;
     let bytes = fs::read(&path).map_err(|e| AuditError::io("reading audit log", &path, e))?;
-    Ok(check(&id, &bytes, &key))
+    let mut verdict = check(&id, &bytes, &key);
+    // Segments link to the one started before them, so that deleting a whole segment shows.
+    if let Some(first) = split_lines(&bytes).complete.first() {
+        if let Ok(r) = parse_line(first) {
+            if let Some(prev) = r.data["previous_session"].as_str() {
+                let known = crate::writer::validate_session(prev).is_ok();
+                if !known || !dir.join(format!("{prev}.jsonl")).exists() {
+                    verdict.problems.insert(
+                        0,
+                        Problem::PreviousMissing {
+                            line: 1,
+                            previous: prev.to_owned(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(verdict)
 }
 
 /// A parsed line that takes part in the chain.

@@ -9,6 +9,19 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// The file in the audit directory that names the most recently started session.
+const LATEST: &str = "latest";
+
+/// The session started most recently in `dir` (as recorded by [`Writer::create`]), for a new
+/// session to name as its predecessor in its start record (`previous_session`), so that
+/// [`verify`](crate::verify) notices a deleted segment. `None` before the first session, or
+/// when the pointer is unreadable.
+pub fn latest_session(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(LATEST)).ok()?;
+    let id = text.trim();
+    validate_session(id).ok().map(|()| id.to_owned())
+}
+
 /// Appends the records of one session to its own segment file, `<dir>/<session>.jsonl`.
 ///
 /// [`append`](Writer::append) is cheap (one `write(2)`, no fsync); [`commit`](Writer::commit)
@@ -62,6 +75,12 @@ impl Writer {
         let path = dir.join(format!("{session}.jsonl"));
         let file = fsutil::create_new_append(&path)
             .map_err(|e| AuditError::io("creating audit log", &path, e))?;
+        // Point `latest` at this session, for the next one to name as its predecessor.
+        let tmp = dir.join(format!(".latest.{session}"));
+        let latest = dir.join(LATEST);
+        std::fs::write(&tmp, session)
+            .and_then(|()| std::fs::rename(&tmp, &latest))
+            .map_err(|e| AuditError::io("updating", &latest, e))?;
         Ok(Writer {
             file,
             dir: dir.to_owned(),

@@ -355,6 +355,7 @@ impl AuditSession {
     pub fn start(dirs: &Dirs, loaded: &Loaded, argv: &[OsString]) -> Result<AuditSession, Error> {
         use sha2::Digest;
         let id = brig_audit::new_session_id();
+        let previous = brig_audit::latest_session(&audit_dir(dirs));
         let mut writer = brig_audit::Writer::create(&audit_dir(dirs), &id).map_err(audit_err)?;
         let plan = &loaded.plan;
         let plan_json = serde_json::to_vec(plan).unwrap_or_default();
@@ -387,6 +388,7 @@ impl AuditSession {
                     "writable_roots": plan.writable_roots,
                     "policy_sha256": policy_sha256,
                     "config_sources": loaded.sources,
+                    "previous_session": previous,
                 }),
             )
             .map_err(audit_err)?;

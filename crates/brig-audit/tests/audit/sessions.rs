@@ -107,3 +107,47 @@ fn new_session_ids_sort_by_time_and_name_a_file() {
     Writer::create(&state.dir(), &id).unwrap();
     assert_ne!(new_session_id(), id);
 }
+
+/// Each session names the one started before it (`latest_session`, recorded by the caller in
+/// its start record), so deleting a segment in the middle of the history is caught when the
+/// next one is verified; the segments around it stay intact.
+#[test]
+fn a_deleted_segment_is_caught_by_the_next_session() {
+    let state = State::new("deleted-segment");
+    let dir = state.dir();
+    assert_eq!(brig_audit::latest_session(&dir), None);
+    let ids = [
+        "20261203T190000Z-1-aaaaaa",
+        "20261203T190001Z-2-bbbbbb",
+        "20261203T190002Z-3-cccccc",
+    ];
+    for id in ids {
+        let previous = brig_audit::latest_session(&dir);
+        let mut w = Writer::create(&dir, id).unwrap();
+        w.append("session.start", json!({ "previous_session": previous }))
+            .unwrap();
+        w.commit().unwrap();
+        assert_eq!(brig_audit::latest_session(&dir).as_deref(), Some(id));
+    }
+    for id in ids {
+        assert!(brig_audit::verify(&dir, id).unwrap().intact(), "{id}");
+    }
+    fs::remove_file(state.segment(ids[1])).unwrap();
+    let v = brig_audit::verify(&dir, ids[2]).unwrap();
+    assert_eq!(
+        v.problems,
+        vec![brig_audit::Problem::PreviousMissing {
+            line: 1,
+            previous: ids[1].to_owned()
+        }]
+    );
+    assert!(v.tampered());
+    assert_eq!(
+        v.problems[0].to_string(),
+        format!(
+            "line 1: the previous session \"{}\", named here, has no segment (it was deleted)",
+            ids[1]
+        )
+    );
+    assert!(brig_audit::verify(&dir, ids[0]).unwrap().intact());
+}

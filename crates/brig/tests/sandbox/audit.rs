@@ -695,6 +695,21 @@ fn tampering_is_detected(t: &Test) {
     let mut swapped = lines.clone();
     swapped.swap(3, 4);
     verify_says(swapped.join("\n") + "\n", &["line 4", "out of order"]);
+    // Deleting a whole segment: the next session names it as its predecessor.
+    std::fs::write(&file, &original).unwrap();
+    w.brig_sh(&[], "true").ok();
+    let (next, records) = last_session(&w);
+    assert_eq!(records[0]["data"]["previous_session"], id.as_str());
+    w.brig(&["audit", "verify", "--all"]).code_is(0);
+    std::fs::remove_file(&file).unwrap();
+    let out = w.brig(&["audit", "verify", &next]);
+    out.code_is(1);
+    assert!(
+        out.stdout.contains(&format!(
+            "the previous session \"{id}\", named here, has no segment (it was deleted)"
+        )),
+        "{out}"
+    );
     // Cutting the end (the checkpoint and what precedes it) leaves unsigned records.
     verify_says(lines[..lines.len() - 3].join("\n") + "\n", &["unsigned"]);
     // A torn last line.
