@@ -23,7 +23,12 @@ fn dev_tty_is_the_callers_terminal(t: &Test) {
     let w = t.world();
     let out = w.brig_run(
         &[],
-        &["script", "-qec", "echo via-tty > /dev/tty; tty", "/dev/null"],
+        &[
+            "script",
+            "-qec",
+            "echo via-tty > /dev/tty; tty",
+            "/dev/null",
+        ],
     );
     out.ok();
     assert!(out.stdout.contains("via-tty"), "{out}");
