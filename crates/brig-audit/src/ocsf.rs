@@ -188,7 +188,18 @@ pub fn export_ocsf(records: &[Record], out: &mut dyn Write) -> io::Result<()> {
             }
             "denied" if r.data["layer"] == "seccomp" => {
                 let what = r.data["what"].as_str().unwrap_or_default();
-                let call = what.split([':', '(']).next().unwrap_or(what);
+                // "ptrace: ...", "socket(family 2): ...": the call's name; a summary line
+                // ("N more refused syscalls ...") names none.
+                let call = what
+                    .split([':', '('])
+                    .next()
+                    .filter(|c| {
+                        !c.is_empty()
+                            && c.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                            && !c.bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .unwrap_or("(several)");
                 let mut e = base(1003, 4, 3);
                 e["class_name"] = json!("Kernel Activity");
                 e["kernel"] = json!({ "name": call, "type_id": 2, "type": "System Call", "system_call": call });

@@ -8,13 +8,21 @@
 //! filter to this supervisor, which runs in the sandbox's PID 1 (same mount namespace, same
 //! Landlock domain, no capabilities, non-dumpable).
 //!
-//! The guard never answers "continue": the target's path argument lives in memory the target
-//! can change after we looked at it. Instead the guard copies the path once, resolves the parent
+//! The guard never answers "continue" where it decides something: the target's path argument
+//! lives in memory the target can change after we looked at it. Instead the guard copies the
+//! path once, resolves the parent
 //! directory itself (relative to the target's cwd or directory descriptor), checks the final
 //! component against the protected names (and the reserved paths: missing targets of `.git`
 //! pointer files), and performs the operation on the parent's descriptor. The result (or, for
 //! `open`, the new descriptor injected with `ADDFD`) is what the target sees. A name inside the
 //! private scratch filesystems (`/tmp`, `/var/tmp`, `/dev/shm`) is never protected.
+//!
+//! Calls sent here only to be recorded (with `[audit]`; see `seccomp::Record`) decide nothing,
+//! and some are left to the kernel with "continue" after they are recorded: every `execve`
+//! (nobody can run an exec for another process), reads that the kernel must resolve in the
+//! caller's own view (`/proc`), and calls of a process whose memory or descriptors the guard
+//! cannot read (a process that made itself non-dumpable, such as ssh-agent). A creation is
+//! never continued: a path the guard cannot read is refused.
 //!
 //! Acting for the command, the guard must never lend it more than it has itself:
 //! - `/proc/self` resolved here is PID 1: a parent directory that lands in PID 1's `/proc`
@@ -80,6 +88,14 @@ pub fn escape(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\t', "%09")
         .replace('\n', "%0A")
+}
+
+/// Escapes the part of a guard report after its first tab (or all of it, without one).
+fn escape_last_field(line: &str) -> String {
+    match line.split_once('\t') {
+        Some((head, rest)) => format!("{head}\t{}", escape(rest)),
+        None => escape(line),
+    }
 }
 
 /// Reverses [`escape`].
@@ -193,7 +209,7 @@ impl Guard {
         // Which process did it (its pid inside the sandbox, and its program), for the audit
         // trail.
         let mut who: Option<String> = None;
-        for (list, from) in [
+        for (i, list, from) in [
             &mut self.blocked,
             &mut self.changes,
             &mut self.refusals,
@@ -202,8 +218,18 @@ impl Guard {
         ]
         .into_iter()
         .zip(before)
+        .enumerate()
+        .map(|(i, (list, from))| (i, list, from))
         {
             for c in &mut list[from..] {
+                // The free-text field (path, refusal) may hold tabs and newlines. Blocked
+                // attempts and reads are one field; changes and refusals are "op\tfree text";
+                // exec reports are escaped field by field already.
+                match i {
+                    0 | 3 => *c = escape(c),
+                    1 | 2 => *c = escape_last_field(c),
+                    _ => {}
+                }
                 let who = who.get_or_insert_with(|| {
                     let exe = sys::readlink(
                         &CString::new(format!("/proc/{}/exe", n.pid)).unwrap_or_default(),
@@ -1007,8 +1033,13 @@ impl Guard {
         argv: u64,
         flags: i32,
     ) -> Result<Reply, i32> {
-        let Ok(p) = self.read_path(pid, path) else {
-            return Ok(Reply::Continue);
+        let p = match self.read_path(pid, path) {
+            Ok(p) => p,
+            Err(libc::EFAULT) if path != 0 => {
+                self.unreadable(pid, Some("exec"));
+                return Ok(Reply::Continue);
+            }
+            Err(_) => return Ok(Reply::Continue),
         };
         let shown = if p.to_bytes().is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
             // fexecve: the program is the descriptor.
@@ -1021,7 +1052,9 @@ impl Guard {
                 .and_then(|t| {
                     let f = sys::openat(Some(t.parent.as_fd()), &t.name, libc::O_PATH, 0).ok()?;
                     let st = sys::fstat(f.as_fd()).ok()?;
-                    (st.st_mode & libc::S_IFMT == libc::S_IFREG).then(|| self.where_(&t))
+                    // A file that is not executable fails to exec: not recorded either.
+                    (st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_mode & 0o111 != 0)
+                        .then(|| self.where_(&t))
                 })
         };
         let Some(shown) = shown else {
@@ -1071,6 +1104,29 @@ impl Guard {
         out
     }
 
+    /// Records a call whose arguments the guard could not read (the process is not dumpable,
+    /// so its memory and descriptors are closed to the guard), before the kernel runs it.
+    /// `op`: the change or exec it may be; `None` for a read.
+    fn unreadable(&mut self, pid: libc::pid_t, op: Option<&str>) {
+        const WHY: &str = "(unknown: the process is not dumpable, its memory is closed to brig)";
+        match op {
+            Some("exec") => self.execs.push(format!(
+                "{}\t{}",
+                parent_of(pid).map(|p| p.to_string()).unwrap_or_default(),
+                escape(WHY)
+            )),
+            Some(_) if self.spec.record < Record::Changes => {}
+            Some(op) => self.changes.push(format!("{op}\t{WHY}")),
+            None if self.spec.record >= Record::All => self.reads.push(WHY.to_string()),
+            None => {}
+        }
+    }
+
+    /// Whether `t`'s parent directory is in /proc.
+    fn on_proc(&self, t: &Target) -> bool {
+        sys::fstat(t.parent.as_fd()).is_ok_and(|p| p.st_dev == self.proc_dev)
+    }
+
     /// `fchmod`/`ftruncate`: done here on a duplicate of the caller's descriptor (the same
     /// open file, so the same rights), and recorded with the file's path.
     fn on_descriptor(
@@ -1080,10 +1136,23 @@ impl Guard {
         fd: i32,
         op: FdOp,
     ) -> Result<Reply, i32> {
-        let file = sys::take_fd(pid, fd).map_err(|e| match e.raw_os_error() {
-            Some(libc::ESRCH) => libc::ESRCH,
-            _ => libc::EBADF,
-        })?;
+        let file = match sys::take_fd(pid, fd) {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                // A non-dumpable process: its descriptor cannot be borrowed. The kernel does the
+                // call with the caller's own rights; the record says what is unknown.
+                self.unreadable(
+                    pid,
+                    Some(match op {
+                        FdOp::Chmod(_) => "chmod",
+                        FdOp::Truncate(_) => "truncate",
+                    }),
+                );
+                return Ok(Reply::Continue);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(libc::ESRCH),
+            Err(_) => return Err(libc::EBADF),
+        };
         self.still_waiting(n)?;
         let (r, name) = match op {
             FdOp::Chmod(mode) => (
@@ -1113,6 +1182,14 @@ impl Guard {
     ) -> Result<Reply, i32> {
         let read_only =
             flags & (libc::O_CREAT | libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) == 0;
+        let creating = flags & libc::O_CREAT != 0;
+        if !creating && path != 0 && self.read_path(pid, path) == Err(libc::EFAULT) {
+            // The caller's memory cannot be read (a non-dumpable process): nothing is created,
+            // so the kernel may open it; the record says what is missing.
+            let what = if read_only { None } else { Some("open-write") };
+            self.unreadable(pid, what);
+            return Ok(Reply::Continue);
+        }
         match self.open_as_target(n, pid, dirfd, path, flags, mode) {
             Err(libc::EACCES) if read_only && self.foreign_proc.get() => {
                 // A read of another sandboxed process's /proc entry (ps, top): the guard does
@@ -1141,6 +1218,15 @@ impl Guard {
         let creating = flags & libc::O_CREAT != 0;
         let mut t = self.target(pid, dirfd, path)?;
         let cloexec = flags & libc::O_CLOEXEC != 0;
+        let writing = flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) != 0;
+        if !creating && !writing && self.on_proc(&t) {
+            // A read in /proc: only the kernel resolves `/proc/1` (the sandbox's init, not us)
+            // and `/proc/self` in the caller's own view; a read decides nothing here.
+            if self.spec.record >= Record::All {
+                self.reads.push(self.where_(&t));
+            }
+            return Ok(Reply::Continue);
+        }
         let excl = flags & libc::O_EXCL != 0;
         let nofollow = flags & libc::O_NOFOLLOW != 0;
         let mut hops = 0;
@@ -1210,7 +1296,6 @@ impl Guard {
                 mode as libc::mode_t,
             )
         });
-        let writing = flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) != 0;
         let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
         let op = if tmpfile {
             // An unnamed file: it appears (and is recorded) only when `linkat` names it.
@@ -1226,8 +1311,10 @@ impl Guard {
         };
         match (r, op) {
             (Ok(fd), Some("read")) => {
-                let at = self.where_(&t);
-                self.reads.push(at);
+                if self.spec.record >= Record::All {
+                    let at = self.where_(&t);
+                    self.reads.push(at);
+                }
                 Ok(Reply::Fd(fd, cloexec))
             }
             (Ok(fd), Some(op)) => {

@@ -390,6 +390,7 @@ fn parent_main(
             let (kind, rest) = text.split_once(' ').unwrap_or((&text, ""));
             let exec_path: String;
             let exec_argv: Vec<String>;
+            let free: String;
             // Guard reports start with "PID\tPROGRAM\t".
             let (pid, program, body) = split_who(rest);
             let program = program.as_deref();
@@ -405,7 +406,8 @@ fn parent_main(
                     None
                 }
                 "blocked" => {
-                    let what = body;
+                    free = unescape(body);
+                    let what = free.as_str();
                     outcome.blocked_creates.push(what.to_string());
                     Some(Event::Denied {
                         layer: Layer::CreateGuard,
@@ -416,6 +418,8 @@ fn parent_main(
                 }
                 "refused" => {
                     let (layer, what) = body.split_once('\t').unwrap_or(("", body));
+                    free = unescape(what);
+                    let what = free.as_str();
                     layer_named(layer).map(|layer| Event::Denied {
                         layer,
                         what,
@@ -425,6 +429,8 @@ fn parent_main(
                 }
                 "changed" => {
                     let (op, path) = body.split_once('\t').unwrap_or(("change", body));
+                    free = unescape(path);
+                    let path = free.as_str();
                     Some(Event::Changed {
                         op,
                         path,
@@ -433,7 +439,8 @@ fn parent_main(
                     })
                 }
                 "read" => {
-                    let path = body;
+                    free = unescape(body);
+                    let path = free.as_str();
                     Some(Event::Read { path, pid, program })
                 }
                 "exec" => {

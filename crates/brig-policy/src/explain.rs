@@ -52,7 +52,8 @@ pub fn explain(policy: &Policy, plan: &EnforcementPlan, sources: &[String]) -> S
     );
 
     let audit = if !plan.audit.enabled {
-        "off (no audit trail: turned off in your user config)".to_string()
+        "off (no audit trail: turned off in your own configuration, user config or --config)"
+            .to_string()
     } else if plan.mode == Mode::DangerFullAccess {
         "commands only (no sandbox, so no file or exec events)".to_string()
     } else {

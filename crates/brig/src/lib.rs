@@ -389,6 +389,7 @@ impl AuditSession {
                     "policy_sha256": policy_sha256,
                     "config_sources": loaded.sources,
                     "previous_session": previous,
+                    "audit_files": plan.audit.files,
                 }),
             )
             .map_err(audit_err)?;

@@ -17,7 +17,57 @@ both_identities!(
     refused_syscalls_are_recorded_and_bounded,
     audit_levels_and_switching_off,
     sigkill_mid_session_leaves_a_verifiable_prefix,
+    odd_cases_are_recorded_faithfully,
 );
+
+/// Records stay true in the odd cases: a file name with a newline, a process that made itself
+/// non-dumpable (its calls still work and are recorded as unknown), `/proc/1` read at the
+/// `all` level (the sandbox's init, not the reader), and a read-only `O_CREAT` open of an
+/// existing file at the default level (no read record).
+fn odd_cases_are_recorded_faithfully(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    w.write("ws/existing", "e");
+    w.brig_run(
+        &[],
+        &[
+            "python3",
+            "-c",
+            "import ctypes, os\n\
+             open('a\\nb', 'w').close()\n\
+             os.close(os.open('existing', os.O_RDONLY | os.O_CREAT))\n\
+             ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n\
+             f = os.open('existing', os.O_WRONLY)\n\
+             os.fchmod(f, 0o640)\n\
+             print('still works')\n",
+        ],
+    )
+    .ok();
+    let (_, records) = last_session(&w);
+    let ws = w.ws.display().to_string();
+    let unknown = "(unknown: the process is not dumpable, its memory is closed to brig)";
+    let ev = |a: &str, b: String| ("file.change".to_string(), a.to_string(), b);
+    assert_eq!(
+        file_events(&records),
+        vec![
+            ev("create", format!("{ws}/a\nb")),
+            ev("open-write", unknown.to_string()),
+            ev("chmod", unknown.to_string()),
+        ]
+    );
+    assert!(!records.iter().any(|r| r["kind"] == "file.read"));
+    assert_eq!(
+        std::fs::metadata(w.ws.join("existing"))
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+            .unwrap(),
+        0o640
+    );
+    let out = w.brig_sh(&["--audit-files", "all"], "cat /proc/1/comm");
+    out.ok();
+    assert_eq!(out.stdout.trim(), "brig", "{out}");
+}
 
 /// `kill -9` of brig while its command runs: what was recorded stays, verifies up to its last
 /// complete record, and `verify` says the tail is unsigned (killed before the final commit)
@@ -304,8 +354,9 @@ fn ocsf_export_validates(t: &Test) {
     }
     let w = t.world();
     w.brig_sh(
-        &[],
-        "echo x > o1; mkdir od; mv o1 od/; chmod 700 od; rm -r od; touch .envrc; echo > /etc/q; exit 2",
+        &["--audit-files", "all"],
+        "echo x > o1; mkdir od; mv o1 od/; chmod 700 od; rm -r od; touch .envrc; echo > /etc/q; \
+         python3 -c 'import ctypes; ctypes.CDLL(None).syscall(101, 0, 0, 0, 0)'; exit 2",
     )
     .code_is(2);
     let (id, records) = last_session(&w);
@@ -347,6 +398,16 @@ fn ocsf_export_validates(t: &Test) {
         String::from_utf8_lossy(&out.stderr)
     );
     // Every activity record became one event (session.* and checkpoint are not activities).
+    // Every class brig maps to is in this session.
+    for kind in ["exec", "file.read", "file.change", "denied", "command.end"] {
+        assert!(
+            records.iter().any(|r| r["kind"] == kind),
+            "no {kind} record"
+        );
+    }
+    assert!(records
+        .iter()
+        .any(|r| r["kind"] == "denied" && r["data"]["layer"] == "seccomp"));
     let activities = records
         .iter()
         .filter(|r| {
