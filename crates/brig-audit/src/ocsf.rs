@@ -8,6 +8,12 @@
 //!   Create (1); truncate/open-write → Update (3); delete/rmdir → Delete (4); rename → Rename (5,
 //!   `file` is the source and `file_result` the destination); chmod → Set Security (7).
 //! - `file.read` → File System Activity (1001), Read (2).
+//! - `network` (brig's proxy, issue 5) → HTTP Activity (4002) with the request's method as the
+//!   activity when there is one (CONNECT, GET, ...), else Network Activity (4001) Open (1) or,
+//!   when denied, Refuse (5); `dst_endpoint` host and port, `tls.sni`, `traffic` bytes.
+//! - `approval` (issue 4) → User Access Management (3005): Assign Privileges (1) when a human
+//!   approved (the privilege is "run (SCOPE): COMMAND"), Other (99) with status Failure when
+//!   denied or timed out; `user` is the approver.
 //! - `exec` → Process Activity (1007), Launch (1): the program's path and arguments, its pid
 //!   and its parent's.
 //! - `denied` by the `seccomp` layer → Kernel Activity (1003), Invoke (4), `kernel` the refused
@@ -87,10 +93,15 @@ pub fn export_ocsf(records: &[Record], out: &mut dyn Write) -> io::Result<()> {
     for r in records {
         let time = epoch_ms(&r.ts).unwrap_or(0);
         let base = |class_uid: u32, activity_id: u32, severity_id: u32| {
+            let (category_uid, category_name) = match class_uid / 1000 {
+                3 => (3, "Identity & Access Management"),
+                4 => (4, "Network Activity"),
+                _ => (1, "System Activity"),
+            };
             json!({
                 "class_uid": class_uid,
-                "category_uid": 1,
-                "category_name": "System Activity",
+                "category_uid": category_uid,
+                "category_name": category_name,
                 "activity_id": activity_id,
                 "type_uid": class_uid * 100 + activity_id,
                 "time": time,
@@ -184,6 +195,89 @@ pub fn export_ocsf(records: &[Record], out: &mut dyn Write) -> io::Result<()> {
                 if let Some(ppid) = r.data["ppid"].as_u64() {
                     e["process"]["parent_process"] = json!({ "pid": ppid });
                 }
+                Some(e)
+            }
+            "network" => {
+                // One connection or request through brig's proxy (issue 5 fills these).
+                let allowed = r.data["decision"] == "allow";
+                let method = r.data["method"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                let http_activity = match method.as_str() {
+                    "CONNECT" => Some(1),
+                    "DELETE" => Some(2),
+                    "GET" => Some(3),
+                    "HEAD" => Some(4),
+                    "OPTIONS" => Some(5),
+                    "POST" => Some(6),
+                    "PUT" => Some(7),
+                    "TRACE" => Some(8),
+                    "PATCH" => Some(9),
+                    _ => None,
+                };
+                let dst = json!({ "hostname": r.data["host"], "port": r.data["port"] });
+                let mut e = match http_activity {
+                    Some(a) => {
+                        let mut e = base(4002, a, if allowed { 1 } else { 3 });
+                        e["class_name"] = json!("HTTP Activity");
+                        let mut url = json!({ "hostname": r.data["host"], "port": r.data["port"] });
+                        if let Some(u) = r.data["url"].as_str() {
+                            url["url_string"] = json!(u);
+                        }
+                        e["http_request"] = json!({ "http_method": method, "url": url });
+                        e
+                    }
+                    None => {
+                        // Open (1) when allowed, Refuse (5) when denied.
+                        let mut e = base(
+                            4001,
+                            if allowed { 1 } else { 5 },
+                            if allowed { 1 } else { 3 },
+                        );
+                        e["class_name"] = json!("Network Activity");
+                        e
+                    }
+                };
+                e["dst_endpoint"] = dst;
+                // OCSF's `tls` needs the protocol version; without it the SNI is kept unmapped.
+                match (r.data["sni"].as_str(), r.data["tls_version"].as_str()) {
+                    (Some(sni), Some(v)) => e["tls"] = json!({ "sni": sni, "version": v }),
+                    (Some(sni), None) => e["unmapped"] = json!({ "brig_sni": sni }),
+                    _ => {}
+                }
+                e["status_id"] = json!(if allowed { 1 } else { 2 });
+                e["status"] = json!(if allowed { "Success" } else { "Failure" });
+                e["status_detail"] = r.data["rule"].clone();
+                if let (Some(i), Some(o)) =
+                    (r.data["bytes_in"].as_u64(), r.data["bytes_out"].as_u64())
+                {
+                    e["traffic"] = json!({ "bytes_in": i, "bytes_out": o, "bytes": i + o });
+                }
+                Some(e)
+            }
+            "approval" => {
+                // A human decision on a request (issue 4 fills these): granting the command the
+                // right to run is a privilege assigned to the session.
+                let approved = r.data["decision"] == "approved";
+                let mut e = base(3005, if approved { 1 } else { 99 }, 1);
+                e["class_name"] = json!("User Access Management");
+                e["user"] = json!({ "name": r.data["approver"] });
+                e["privileges"] = json!([format!(
+                    "run ({}): {}",
+                    r.data["scope"].as_str().unwrap_or("once"),
+                    r.data["command"].as_str().unwrap_or_default()
+                )]);
+                e["status_id"] = json!(if approved { 1 } else { 2 });
+                e["status"] = json!(if approved { "Success" } else { "Failure" });
+                e["status_detail"] = json!(format!(
+                    "{} by {} via {}",
+                    r.data["decision"].as_str().unwrap_or_default(),
+                    r.data["approver"].as_str().unwrap_or_default(),
+                    r.data["channel"].as_str().unwrap_or_default()
+                ));
+                e["unmapped"] =
+                    json!({ "brig_request": r.data["request"], "brig_dual": r.data["dual"] });
                 Some(e)
             }
             "denied" if r.data["layer"] == "seccomp" => {

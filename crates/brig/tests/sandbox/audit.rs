@@ -18,6 +18,7 @@ both_identities!(
     audit_levels_and_switching_off,
     sigkill_mid_session_leaves_a_verifiable_prefix,
     odd_cases_are_recorded_faithfully,
+    network_and_approval_records_export_to_valid_ocsf,
 );
 
 /// Records stay true in the odd cases: a file name with a newline, a process that made itself
@@ -372,32 +373,9 @@ fn ocsf_export_validates(t: &Test) {
         out_file.to_str().unwrap(),
     ])
     .ok();
-    let validator =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/validate_ocsf.py");
-    let out = std::process::Command::new("python3")
-        .arg(&validator)
-        .arg(&out_file)
-        .output()
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    if out.status.code() == Some(3) {
-        let required = std::env::var("BRIG_TEST_REQUIRE").unwrap_or_default();
-        assert!(
-            required.is_empty(),
-            "the OCSF validator (pip install ocsf-emitter) is missing and BRIG_TEST_REQUIRE={required}"
-        );
-        eprintln!(
-            "SKIP {}: pip install ocsf-emitter to validate the OCSF export",
-            t.name
-        );
+    let Some(stdout) = validate_ocsf(t, &out_file) else {
         return;
-    }
-    assert!(
-        out.status.success(),
-        "OCSF validation failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Every activity record became one event (session.* and checkpoint are not activities).
+    };
     // Every class brig maps to is in this session.
     for kind in ["exec", "file.read", "file.change", "denied", "command.end"] {
         assert!(
@@ -418,6 +396,152 @@ fn ocsf_export_validates(t: &Test) {
         })
         .count();
     assert_eq!(stdout.trim(), format!("{activities} events valid"));
+}
+
+/// Runs the independent OCSF validator on `file`; `None` when it is not installed (a skip,
+/// which BRIG_TEST_REQUIRE turns into a failure). Returns its output ("N events valid").
+fn validate_ocsf(t: &Test, file: &std::path::Path) -> Option<String> {
+    let validator =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/validate_ocsf.py");
+    let out = std::process::Command::new("python3")
+        .arg(&validator)
+        .arg(file)
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if out.status.code() == Some(3) {
+        let required = std::env::var("BRIG_TEST_REQUIRE").unwrap_or_default();
+        assert!(
+            required.is_empty(),
+            "the OCSF validator (pip install ocsf-emitter) is missing and BRIG_TEST_REQUIRE={required}"
+        );
+        eprintln!(
+            "SKIP {}: pip install ocsf-emitter to validate the OCSF export",
+            t.name
+        );
+        return None;
+    }
+    assert!(
+        out.status.success(),
+        "OCSF validation failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(stdout)
+}
+
+/// The record kinds the proxy (issue 5) and the approvals (issue 4) will write already have
+/// their OCSF classes: a session holding them, written through the audit crate as brig writes
+/// any session, exports to events the independent validator accepts, with the classes and
+/// activities expected.
+fn network_and_approval_records_export_to_valid_ocsf(t: &Test) {
+    if !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    let dir = w.state_dir().join("brig/audit");
+    let id = brig_audit::new_session_id();
+    let mut log = brig_audit::Writer::create(&dir, &id).expect("create a segment");
+    let records = [
+        (
+            "session.start",
+            serde_json::json!({"user": "dev", "uid": 1000, "host": "box"}),
+        ),
+        (
+            "command.start",
+            serde_json::json!({"argv": ["git", "push"], "cwd": "/w"}),
+        ),
+        (
+            "approval",
+            serde_json::json!({"request": "r1", "command": "git push origin main", "decision": "approved", "approver": "alice", "channel": "tty", "scope": "once", "dual": true}),
+        ),
+        (
+            "approval",
+            serde_json::json!({"request": "r1", "command": "git push origin main", "decision": "approved", "approver": "bob", "channel": "review-ui", "scope": "once", "dual": true}),
+        ),
+        (
+            "approval",
+            serde_json::json!({"request": "r2", "command": "rm -rf build", "decision": "denied", "approver": "alice", "channel": "tty", "scope": "once", "dual": true}),
+        ),
+        (
+            "network",
+            serde_json::json!({"decision": "allow", "rule": "crates.io", "host": "index.crates.io", "port": 443, "method": "CONNECT", "sni": "index.crates.io", "bytes_in": 5120, "bytes_out": 880, "duration_ms": 41.0, "pid": 7}),
+        ),
+        (
+            "network",
+            serde_json::json!({"decision": "allow", "rule": "pypi", "host": "pypi.org", "port": 80, "method": "GET", "url": "http://pypi.org/simple/", "bytes_in": 900, "bytes_out": 120}),
+        ),
+        (
+            "network",
+            serde_json::json!({"decision": "deny", "rule": "not in the allowlist", "host": "169.254.169.254", "port": 80, "pid": 8}),
+        ),
+        (
+            "command.end",
+            serde_json::json!({"status": 0, "exit_code": 0}),
+        ),
+        ("session.end", serde_json::json!({})),
+    ];
+    for (kind, data) in records {
+        log.append(kind, data).unwrap();
+    }
+    log.commit().unwrap();
+    // Written by the test (root); give the state to the identity brig runs as.
+    let state = w.state_dir().join("brig");
+    for p in [
+        w.state_dir(),
+        state.clone(),
+        state.join("audit.key"),
+        dir.clone(),
+        dir.join("latest"),
+        dir.join(format!("{id}.jsonl")),
+    ] {
+        t.chown(&p);
+    }
+    let out_file = w.aux.join("synthetic.ocsf.jsonl");
+    w.brig(&[
+        "audit",
+        "export",
+        "--format",
+        "ocsf",
+        "--session",
+        &id,
+        "-o",
+        out_file.to_str().unwrap(),
+    ])
+    .ok();
+    let Some(stdout) = validate_ocsf(t, &out_file) else {
+        return;
+    };
+    assert_eq!(stdout.trim(), "8 events valid");
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(&out_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let classes: Vec<(u64, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["class_uid"].as_u64().unwrap(),
+                e["activity_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            (1007, 1),
+            (3005, 1),
+            (3005, 1),
+            (3005, 99),
+            (4002, 1),
+            (4002, 3),
+            (4001, 5),
+            (1007, 2)
+        ]
+    );
+    assert_eq!(events[2]["user"]["name"], "bob");
+    assert_eq!(events[6]["status"], "Failure");
+    assert_eq!(events[4]["unmapped"]["brig_sni"], "index.crates.io");
 }
 
 /// `brig audit show --path/--type/--since` filter; `--follow` prints records of a running
