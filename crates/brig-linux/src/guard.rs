@@ -414,7 +414,15 @@ impl Guard {
                     .min(libc::PATH_MAX as usize + 1 - out.len())
                     .max(1)
             ];
-            let got = sys::read_process_memory(pid, cur, &mut buf).map_err(|_| libc::EFAULT)?;
+            // EPERM: the process is not dumpable (its memory is closed to us); EFAULT: a bad
+            // address, which the caller gets back as the kernel would answer it.
+            let got = sys::read_process_memory(pid, cur, &mut buf).map_err(|e| {
+                if e.raw_os_error() == Some(libc::EPERM) {
+                    libc::EPERM
+                } else {
+                    libc::EFAULT
+                }
+            })?;
             if got == 0 {
                 return Err(libc::EFAULT);
             }
@@ -1035,7 +1043,7 @@ impl Guard {
     ) -> Result<Reply, i32> {
         let p = match self.read_path(pid, path) {
             Ok(p) => p,
-            Err(libc::EFAULT) if path != 0 => {
+            Err(libc::EPERM) => {
                 self.unreadable(pid, Some("exec"));
                 return Ok(Reply::Continue);
             }
@@ -1183,7 +1191,7 @@ impl Guard {
         let read_only =
             flags & (libc::O_CREAT | libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) == 0;
         let creating = flags & libc::O_CREAT != 0;
-        if !creating && path != 0 && self.read_path(pid, path) == Err(libc::EFAULT) {
+        if !creating && self.read_path(pid, path) == Err(libc::EPERM) {
             // The caller's memory cannot be read (a non-dumpable process): nothing is created,
             // so the kernel may open it; the record says what is missing.
             let what = if read_only { None } else { Some("open-write") };
@@ -1223,7 +1231,8 @@ impl Guard {
             // A read in /proc: only the kernel resolves `/proc/1` (the sandbox's init, not us)
             // and `/proc/self` in the caller's own view; a read decides nothing here.
             if self.spec.record >= Record::All {
-                self.reads.push(self.where_(&t));
+                // As given: resolving it here would name our own /proc/1 as the caller's.
+                self.reads.push(t.shown.clone());
             }
             return Ok(Reply::Continue);
         }
