@@ -337,7 +337,12 @@ pub fn run(
 pub struct AuditSession {
     writer: brig_audit::Writer,
     started: std::time::Instant,
+    last_commit: std::time::Instant,
 }
+
+/// While a command runs, brig signs and syncs what it recorded at most this often (a periodic
+/// checkpoint), so that a long run's records do not wait for its end to become durable.
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn audit_err(e: impl std::fmt::Display) -> Error {
     Error::Audit(format!(
@@ -414,6 +419,7 @@ impl AuditSession {
         Ok(AuditSession {
             writer,
             started: std::time::Instant::now(),
+            last_commit: std::time::Instant::now(),
         })
     }
 
@@ -454,7 +460,12 @@ impl AuditSession {
                 serde_json::json!({ "path": path, "argv": argv, "pid": pid, "ppid": ppid, "program": program }),
             ),
         };
-        self.writer.append(kind, data).map_err(|e| e.to_string())
+        self.writer.append(kind, data).map_err(|e| e.to_string())?;
+        if self.last_commit.elapsed() >= CHECKPOINT_INTERVAL {
+            self.writer.commit().map_err(|e| e.to_string())?;
+            self.last_commit = std::time::Instant::now();
+        }
+        Ok(())
     }
 
     /// Records how the command ended and closes the session durably.

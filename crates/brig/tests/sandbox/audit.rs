@@ -19,7 +19,31 @@ both_identities!(
     sigkill_mid_session_leaves_a_verifiable_prefix,
     odd_cases_are_recorded_faithfully,
     network_and_approval_records_export_to_valid_ocsf,
+    long_runs_get_periodic_checkpoints,
 );
+
+/// A run that keeps recording for longer than the checkpoint interval (2 s) gets a signed
+/// checkpoint while it runs, not only at its end; the session verifies.
+fn long_runs_get_periodic_checkpoints(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.brig_sh(&[], "echo a > a; sleep 2.3; echo b > b").ok();
+    let (id, records) = last_session(&w);
+    let checkpoints: Vec<usize> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r["kind"] == "checkpoint")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(checkpoints.len(), 2, "{records:?}");
+    assert!(checkpoints[0] < records.len() - 1);
+    assert!(records[..checkpoints[0]]
+        .iter()
+        .any(|r| r["kind"] == "file.change"));
+    w.brig(&["audit", "verify", &id]).code_is(0);
+}
 
 /// Records stay true in the odd cases: a file name with a newline, a process that made itself
 /// non-dumpable (its calls still work and are recorded as unknown), `/proc/1` read at the
