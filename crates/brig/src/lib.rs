@@ -256,6 +256,37 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
     })
 }
 
+/// The user's rules file: `$XDG_CONFIG_HOME/brig/rules.toml` (never in a workspace).
+pub fn rules_path(dirs: &Dirs) -> PathBuf {
+    dirs.config.join("rules.toml")
+}
+
+/// The approval rules: brig's shipped defaults with the user's rules file on top (`explicit`
+/// instead of `rules_path` when given). A file that does not load is an error with its
+/// location.
+pub fn load_rules(dirs: &Dirs, explicit: Option<&Path>) -> Result<brig_rules::Rules, Error> {
+    let (path, required) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => (rules_path(dirs), false),
+    };
+    let user = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(
+            brig_rules::parse_rules(&path.display().to_string(), &text)
+                .map_err(|e| Error::Config(e.to_string()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
+        Err(e) => {
+            return Err(Error::Config(format!(
+                "{}: cannot read: {e}",
+                path.display()
+            )))
+        }
+    };
+    let base = brig_rules::parse_rules(brig_rules::DEFAULT_RULES_NAME, brig_rules::DEFAULT_RULES)
+        .map_err(|e| Error::Internal(format!("brig's default rules do not load: {e}")))?;
+    brig_rules::Rules::layered(base, user).map_err(|e| Error::Config(e.to_string()))
+}
+
 /// What the host can enforce.
 pub fn probe() -> Capabilities {
     #[cfg(target_os = "linux")]

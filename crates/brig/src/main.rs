@@ -110,6 +110,29 @@ enum AuditCmd {
 
 #[derive(Subcommand)]
 enum PolicyCmd {
+    /// Print the decision for a command without running it: allow, ask or forbid, whether it
+    /// is destructive, the rule or reason, and what brig would do under an approval policy.
+    Check {
+        /// Machine-readable output (one JSON object per command).
+        #[arg(long)]
+        json: bool,
+        /// Read commands from standard input, one shell command line per line.
+        #[arg(long, conflicts_with = "command")]
+        stdin: bool,
+        /// The sandbox mode to decide for (default: workspace-write).
+        #[arg(long, value_parser = parse_mode)]
+        mode: Option<Mode>,
+        /// The approval policy: untrusted, on-failure, on-request (default) or never.
+        #[arg(long, value_name = "POLICY", value_parser = parse_approval_policy)]
+        approval_policy: Option<brig_rules::ApprovalPolicy>,
+        /// A rules file to use instead of ~/.config/brig/rules.toml (on top of the defaults).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// The command: one argument is a shell command line (`'make && rm -rf build'`),
+        /// several are an argv (`git push origin main`).
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
     /// Print the effective policy for a directory.
     Explain {
         /// Machine-readable output.
@@ -160,6 +183,14 @@ struct RunArgs {
 fn parse_mode(s: &str) -> Result<Mode, String> {
     Mode::parse(s).ok_or_else(|| {
         format!("unknown mode `{s}`; expected read-only, workspace-write or danger-full-access")
+    })
+}
+
+fn parse_approval_policy(s: &str) -> Result<brig_rules::ApprovalPolicy, String> {
+    brig_rules::ApprovalPolicy::parse(s).ok_or_else(|| {
+        format!(
+            "unknown approval policy `{s}`; expected untrusted, on-failure, on-request or never"
+        )
     })
 }
 
@@ -244,6 +275,24 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Policy {
             command: PolicyCmd::Explain { json, policy },
         } => explain(json, &policy),
+        Cmd::Policy {
+            command:
+                PolicyCmd::Check {
+                    json,
+                    stdin,
+                    mode,
+                    approval_policy,
+                    rules,
+                    command,
+                },
+        } => check(
+            json,
+            stdin,
+            mode.unwrap_or(Mode::WorkspaceWrite),
+            approval_policy.unwrap_or(brig_rules::ApprovalPolicy::OnRequest),
+            rules.as_deref(),
+            &command,
+        ),
         Cmd::Trust { dir } => trust(dir, true),
         Cmd::Untrust { dir } => trust(dir, false),
         Cmd::Audit { command } => audit(command),
@@ -290,6 +339,110 @@ fn printable(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
+}
+
+/// `brig policy check`.
+fn check(
+    json: bool,
+    stdin: bool,
+    mode: Mode,
+    policy: brig_rules::ApprovalPolicy,
+    rules: Option<&std::path::Path>,
+    command: &[String],
+) -> anyhow::Result<ExitCode> {
+    let dirs = brig::Dirs::from_env()?;
+    let rules = brig::load_rules(&dirs, rules)?;
+    let mut lines: Vec<(String, brig_rules::Verdict)> = Vec::new();
+    if stdin {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("reading commands from standard input")?;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            lines.push((line.to_string(), rules.check(line)));
+        }
+    } else {
+        match command {
+            [] => {
+                return Err(Error::Config(
+                    "no command given (usage: brig policy check [--json] -- CMD... | --stdin)"
+                        .into(),
+                )
+                .into())
+            }
+            [one] => lines.push((one.clone(), rules.check(one))),
+            argv => lines.push((argv.join(" "), rules.check_argv(argv))),
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for (text, verdict) in &lines {
+        let action = brig_rules::action(mode, policy, verdict.class());
+        if json {
+            let mut v = serde_json::to_value(verdict)?;
+            v["command"] = serde_json::json!(text);
+            v["mode"] = serde_json::json!(mode);
+            v["approval_policy"] = serde_json::json!(policy.as_str());
+            v["then"] = serde_json::to_value(action)?;
+            writeln!(out, "{}", serde_json::to_string(&v)?)?;
+            continue;
+        }
+        let then = match action {
+            brig_rules::Action::Run {
+                prompt_on_denial: false,
+            } => "run it sandboxed".to_string(),
+            brig_rules::Action::Run {
+                prompt_on_denial: true,
+            } => "run it sandboxed; ask to rerun with a widening if the sandbox denies something"
+                .to_string(),
+            brig_rules::Action::Prompt { dual: false } => "ask a human first".to_string(),
+            brig_rules::Action::Prompt { dual: true } => {
+                "dual approval: the policy allows asking, and a human must approve".to_string()
+            }
+            brig_rules::Action::Refuse {
+                reason: brig_rules::RefuseReason::Forbidden,
+            } => "refuse it: a rule forbids it".to_string(),
+            brig_rules::Action::Refuse {
+                reason: brig_rules::RefuseReason::NeedsApproval,
+            } => "refuse it: it needs a human's approval and this policy never asks".to_string(),
+        };
+        let mut flags = verdict.decision.as_str().to_string();
+        if verdict.destructive {
+            flags.push_str(" (destructive)");
+        }
+        writeln!(out, "{flags}: {}", printable(text))?;
+        for r in &verdict.reasons {
+            let who = if r.builtin {
+                format!("[{}]", r.id)
+            } else {
+                format!("rule {}", r.id)
+            };
+            writeln!(
+                out,
+                "  {} {}: {} ({})",
+                r.decision.as_str(),
+                printable(&r.command),
+                who,
+                printable(&r.detail)
+            )?;
+        }
+        if !verdict.what_is_destroyed.is_empty() {
+            writeln!(
+                out,
+                "  destroys: {}",
+                printable(&verdict.what_is_destroyed.join(", "))
+            )?;
+        }
+        writeln!(
+            out,
+            "  under {} in {}: {then}",
+            policy.as_str(),
+            mode.as_str()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The terminal colour (SGR parameters) of a record kind in `brig audit show`.

@@ -26,7 +26,92 @@ both_identities!(
     doctor_json,
     untrusted_project_config_cannot_loosen,
     fails_closed_without_user_namespaces,
+    policy_check,
 );
+
+/// `brig policy check` decides without running anything: known read-only commands are
+/// allowed, destructive ones need dual approval (and say what they destroy), a compound
+/// command takes its strictest part, `--stdin` checks one command per line, `--json` is
+/// machine-readable, the user's rules file counts, and a rules file that does not load is a
+/// configuration error with its location.
+fn policy_check(t: &Test) {
+    let w = t.world();
+    let out = w.brig(&["policy", "check", "--", "git", "status"]);
+    out.ok();
+    assert!(out.stdout.starts_with("allow: git status\n"), "{out}");
+    assert!(out.stdout.contains("run it sandboxed"), "{out}");
+    let out = w.brig(&["policy", "check", "--", "make && rm -rf build"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .starts_with("ask (destructive): make && rm -rf build"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("destroys: build"), "{out}");
+    assert!(out.stdout.contains("dual approval"), "{out}");
+    // Nothing ran: the command was only read.
+    w.setup("mkdir -p build && touch build/keep");
+    w.brig(&["policy", "check", "--", "rm -rf build"]).ok();
+    assert!(w.exists("ws/build/keep"));
+    let out = w.brig(&[
+        "policy",
+        "check",
+        "--json",
+        "--approval-policy",
+        "never",
+        "--",
+        "git push --force",
+    ]);
+    out.ok();
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON object");
+    assert_eq!(v["decision"], "ask");
+    assert_eq!(v["destructive"], true);
+    assert_eq!(v["then"]["action"], "refuse");
+    assert_eq!(v["approval_policy"], "never");
+    let mut c = w.command(brig_bin());
+    c.args(["policy", "check", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        b"ls -la\n# a comment\n\n./rm -rf x\nrm -rf /\n",
+    )
+    .unwrap();
+    let done = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&done.stdout);
+    let heads: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        heads,
+        [
+            "allow: ls -la",
+            "ask: ./rm -rf x",
+            "forbid (destructive): rm -rf /"
+        ],
+        "{text}"
+    );
+    // The user's rules file: allow a project tool.
+    w.write("home/.config/brig/rules.toml", "[[rule]]\nid = \"mytool\"\nprefix = [\"mytool\", \"lint\"]\ndecision = \"allow\"\njustification = \"our linter only reads\"\nmatch = [\"mytool lint src\"]\n");
+    let out = w.brig(&["policy", "check", "--", "mytool lint src"]);
+    assert!(
+        out.ok().stdout.starts_with("allow: mytool lint src"),
+        "{out}"
+    );
+    // A rule whose example does not match is a load error with its place.
+    w.write("aux/bad.toml", "[[rule]]\nid = \"bad\"\nprefix = [\"ls\"]\ndecision = \"allow\"\njustification = \"x\"\nmatch = [\"cat x\"]\n");
+    let bad = w.aux.join("bad.toml");
+    let out = w.brig(&[
+        "policy",
+        "check",
+        "--rules",
+        bad.to_str().unwrap(),
+        "--",
+        "ls",
+    ]);
+    out.code_is(121);
+    assert!(out.stderr.contains(&format!("{}:", bad.display())), "{out}");
+    assert!(out.stderr.contains("cat x"), "{out}");
+}
 
 /// Where user namespaces cannot be created (here: inside brig's own sandbox, whose seccomp
 /// filter refuses them) brig refuses to run the command, exits 122 and names the missing
