@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::defaults;
 use crate::env::filter_env;
-use crate::plan::{AuditPlan, EnforcementPlan, Mode, NetworkMode};
+use crate::plan::{ApprovalSettings, AuditPlan, EnforcementPlan, Mode, NetworkMode};
 use crate::resolve::Policy;
 
 /// What the policy needs to know about the host, gathered outside this crate.
@@ -113,6 +113,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
             env: host.env.clone(),
             env_removed: vec![],
             audit: audit_plan(policy),
+            approvals: approval_settings(policy),
         });
     }
 
@@ -151,7 +152,16 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
         env: env.kept,
         env_removed: env.removed,
         audit: audit_plan(policy),
+        approvals: approval_settings(policy),
     })
+}
+
+fn approval_settings(policy: &Policy) -> ApprovalSettings {
+    ApprovalSettings {
+        policy: policy.approval_policy,
+        two_approvers: policy.two_approvers,
+        timeout_secs: policy.approval_timeout_secs,
+    }
 }
 
 fn audit_plan(policy: &Policy) -> AuditPlan {
@@ -399,6 +409,11 @@ mod tests {
             audit: crate::plan::AuditPlan {
                 enabled: true,
                 files: crate::plan::AuditFiles::Changes,
+            },
+            approvals: crate::plan::ApprovalSettings {
+                policy: crate::plan::ApprovalPolicy::OnRequest,
+                two_approvers: false,
+                timeout_secs: 300,
             },
         };
         assert_eq!(plan(&Policy::default(), &host()).unwrap(), expected);
@@ -700,6 +715,11 @@ mod tests {
             audit: crate::plan::AuditPlan {
                 enabled: true,
                 files: crate::plan::AuditFiles::Changes,
+            },
+            approvals: crate::plan::ApprovalSettings {
+                policy: crate::plan::ApprovalPolicy::OnRequest,
+                two_approvers: false,
+                timeout_secs: 300,
             },
         };
         assert_eq!(plan(&policy, &h).unwrap(), expected);

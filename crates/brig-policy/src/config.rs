@@ -17,7 +17,7 @@
 use serde::Serialize;
 
 use crate::defaults;
-use crate::plan::{name_matches, AuditFiles, Mode, NetworkMode};
+use crate::plan::{name_matches, ApprovalPolicy, AuditFiles, Mode, NetworkMode};
 pub use crate::source::Location;
 use crate::source::{
     entries, expect_bool, expect_str, expect_str_array, expect_table, unknown_key, Doc,
@@ -110,6 +110,17 @@ pub struct AuditConfig {
     pub files: Option<Setting<AuditFiles>>,
 }
 
+/// `[approvals]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApprovalsConfig {
+    /// `policy`.
+    pub policy: Option<Setting<ApprovalPolicy>>,
+    /// `two_approvers`.
+    pub two_approvers: Option<Setting<bool>>,
+    /// `timeout`: seconds.
+    pub timeout: Option<Setting<u64>>,
+}
+
 /// One parsed configuration file. `None` means the key was not written.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ConfigFile {
@@ -133,6 +144,8 @@ pub struct ConfigFile {
     pub protect: ProtectConfig,
     /// `[audit]`.
     pub audit: AuditConfig,
+    /// `[approvals]`.
+    pub approvals: ApprovalsConfig,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -145,12 +158,14 @@ const TOP_KEYS: &[&str] = &[
     "env",
     "protect",
     "audit",
+    "approvals",
 ];
 const GIT_KEYS: &[&str] = &["allow_local_commit"];
 const SECRETS_KEYS: &[&str] = &["deny_read", "allow_read"];
 const ENV_KEYS: &[&str] = &["pass", "deny"];
 const PROTECT_KEYS: &[&str] = &["names", "unprotect"];
 const AUDIT_KEYS: &[&str] = &["enabled", "files"];
+const APPROVALS_KEYS: &[&str] = &["policy", "two_approvers", "timeout"];
 
 /// Parses one configuration file. `source_name` is used in error messages and remembered in
 /// [`ConfigFile::source`].
@@ -315,6 +330,57 @@ pub fn parse_config(source_name: &str, text: &str) -> Result<ConfigFile, ConfigE
                             cfg.audit.files = Some(Setting { value: f, at });
                         }
                         _ => return Err(unknown_key(&doc, k, "audit", AUDIT_KEYS)),
+                    }
+                }
+            }
+            "approvals" => {
+                for (k, v) in entries(expect_table(&doc, "approvals", value)?) {
+                    let at = doc.location(k.span().start);
+                    match k.get_ref().as_ref() {
+                        "policy" => {
+                            let s = expect_str(&doc, "approvals.policy", v)?;
+                            let p = ApprovalPolicy::parse(s).ok_or_else(|| {
+                                doc.error(
+                                    v.span(),
+                                    bad_enum(
+                                        "approvals.policy",
+                                        s,
+                                        &[
+                                            ApprovalPolicy::Untrusted,
+                                            ApprovalPolicy::OnFailure,
+                                            ApprovalPolicy::OnRequest,
+                                            ApprovalPolicy::Never,
+                                        ]
+                                        .map(ApprovalPolicy::as_str),
+                                    ),
+                                )
+                            })?;
+                            cfg.approvals.policy = Some(Setting { value: p, at });
+                        }
+                        "two_approvers" => {
+                            cfg.approvals.two_approvers = Some(Setting {
+                                value: expect_bool(&doc, "approvals.two_approvers", v)?,
+                                at,
+                            })
+                        }
+                        "timeout" => {
+                            let n = match v.get_ref() {
+                                toml::de::DeValue::Integer(i) => i
+                                    .to_string()
+                                    .parse::<u64>()
+                                    .ok()
+                                    .filter(|n| (1..=86_400).contains(n)),
+                                _ => None,
+                            };
+                            let Some(n) = n else {
+                                return Err(doc.error(
+                                    v.span(),
+                                    "`approvals.timeout` must be a number of seconds from 1 to 86400",
+                                ));
+                            };
+                            cfg.approvals.timeout = Some(Setting { value: n, at });
+                        }
+                        _ => return Err(unknown_key(&doc, k, "approvals", APPROVALS_KEYS)),
                     }
                 }
             }
@@ -520,6 +586,7 @@ unprotect = [".idea"]
                 }),
             },
             audit: AuditConfig::default(),
+            approvals: ApprovalsConfig::default(),
         };
         assert_eq!(parse_config("user.toml", text).unwrap(), expected);
     }
@@ -594,7 +661,7 @@ unprotect = [".idea"]
         assert_eq!(
             err("mode = \"read-only\"\nnetwrok = \"off\"\n"),
             "cfg.toml:2:1: unknown key `netwrok`; expected one of `mode`, `network`, `writable`, \
-             `allow_danger_full_access`, `git`, `secrets`, `env`, `protect`, `audit`"
+             `allow_danger_full_access`, `git`, `secrets`, `env`, `protect`, `audit`, `approvals`"
         );
         assert_eq!(
             err("[git]\n\nallow_local_commits = true\n"),
@@ -742,5 +809,34 @@ unprotect = [".idea"]
             "cfg.toml:2:9: `audit.files` must be one of \"off\", \"changes\", \"all\"; found \"some\""
         );
         assert!(err("[audit]\nreads = true").starts_with("cfg.toml:2:1: unknown key `reads`"));
+    }
+
+    #[test]
+    fn approvals_section_parses_and_rejects_bad_values() {
+        let cfg = parse_config(
+            "c.toml",
+            "[approvals]\npolicy = \"untrusted\"\ntwo_approvers = true\ntimeout = 60\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.approvals.policy.map(|s| s.value),
+            Some(ApprovalPolicy::Untrusted)
+        );
+        assert_eq!(cfg.approvals.two_approvers.map(|s| s.value), Some(true));
+        assert_eq!(
+            cfg.approvals.timeout.map(|s| (s.value, s.at)),
+            Some((60, at(4, 1)))
+        );
+        assert_eq!(
+            err("[approvals]\npolicy = \"sometimes\""),
+            "cfg.toml:2:10: `approvals.policy` must be one of \"untrusted\", \"on-failure\", \"on-request\", \"never\"; found \"sometimes\""
+        );
+        for bad in ["0", "-5", "100000", "\"60\""] {
+            assert_eq!(
+                err(&format!("[approvals]\ntimeout = {bad}")),
+                "cfg.toml:2:11: `approvals.timeout` must be a number of seconds from 1 to 86400",
+                "{bad}"
+            );
+        }
     }
 }

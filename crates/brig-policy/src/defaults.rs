@@ -11,7 +11,7 @@
 //! every writable root, so a name that ordinary builds write (`target`, `node_modules`) must never
 //! appear here.
 
-use crate::plan::{AuditFiles, GitAccess, Mode, NetworkMode};
+use crate::plan::{ApprovalPolicy, AuditFiles, GitAccess, Mode, NetworkMode};
 
 /// The mode when no configuration and no flag chooses one.
 pub const MODE: Mode = Mode::WorkspaceWrite;
@@ -21,6 +21,12 @@ pub const NETWORK: NetworkMode = NetworkMode::Off;
 
 /// Git access when no configuration enables local commits.
 pub const GIT: GitAccess = GitAccess::ReadOnly;
+
+/// Default approval policy: run sandboxed, ask only for what needs a human.
+pub const APPROVAL_POLICY: ApprovalPolicy = ApprovalPolicy::OnRequest;
+
+/// Default time a request waits for a human before it is denied, in seconds.
+pub const APPROVAL_TIMEOUT_SECS: u64 = 300;
 
 /// Default file auditing: every change, no reads (reads cost a supervisor round trip each).
 pub const AUDIT_FILES: AuditFiles = AuditFiles::Changes;

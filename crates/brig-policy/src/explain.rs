@@ -166,6 +166,11 @@ mod tests {
                 enabled: true,
                 files: crate::plan::AuditFiles::Changes,
             },
+            approvals: crate::plan::ApprovalSettings {
+                policy: crate::plan::ApprovalPolicy::OnRequest,
+                two_approvers: false,
+                timeout_secs: 300,
+            },
         }
     }
 

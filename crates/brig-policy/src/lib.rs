@@ -39,8 +39,8 @@ pub use config::{parse_config, ConfigError, ConfigFile, Location, Setting};
 pub use env::{filter_env, FilteredEnv};
 pub use explain::explain;
 pub use plan::{
-    name_matches, AuditFiles, AuditPlan, EnforcementPlan, GitAccess, Mode, NetworkMode,
-    GIT_ALWAYS_PROTECTED,
+    name_matches, ApprovalPolicy, ApprovalSettings, AuditFiles, AuditPlan, EnforcementPlan,
+    GitAccess, Mode, NetworkMode, GIT_ALWAYS_PROTECTED,
 };
 pub use resolve::{resolve, CliOverrides, Layers, Policy, ProjectConfig, ResolveError};
 pub use trust::{

@@ -106,6 +106,55 @@ impl AuditFiles {
     }
 }
 
+/// When brig asks a human before running a command (`[approvals] policy`). See
+/// docs/approvals.md for the full matrix; the decision itself is `brig-rules`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalPolicy {
+    /// Ask for everything that is not known safe.
+    Untrusted,
+    /// Run sandboxed; ask when the sandbox denied something.
+    OnFailure,
+    /// Run sandboxed; the agent may request a widening (the default).
+    OnRequest,
+    /// Never ask: what needs a human fails.
+    Never,
+}
+
+impl ApprovalPolicy {
+    /// The name used in configuration files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalPolicy::Untrusted => "untrusted",
+            ApprovalPolicy::OnFailure => "on-failure",
+            ApprovalPolicy::OnRequest => "on-request",
+            ApprovalPolicy::Never => "never",
+        }
+    }
+
+    /// Parses the configuration / command-line name.
+    pub fn parse(s: &str) -> Option<ApprovalPolicy> {
+        match s {
+            "untrusted" => Some(ApprovalPolicy::Untrusted),
+            "on-failure" => Some(ApprovalPolicy::OnFailure),
+            "on-request" => Some(ApprovalPolicy::OnRequest),
+            "never" => Some(ApprovalPolicy::Never),
+            _ => None,
+        }
+    }
+}
+
+/// How approvals are asked for (`[approvals]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ApprovalSettings {
+    /// The approval policy.
+    pub policy: ApprovalPolicy,
+    /// Destructive commands need two distinct human approvers.
+    pub two_approvers: bool,
+    /// Seconds to wait for a human before the request is denied.
+    pub timeout_secs: u64,
+}
+
 /// What the audit trail records for one command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct AuditPlan {
@@ -169,6 +218,8 @@ pub struct EnforcementPlan {
     pub env_removed: Vec<String>,
     /// What the audit trail records.
     pub audit: AuditPlan,
+    /// How approvals are asked for.
+    pub approvals: ApprovalSettings,
 }
 
 impl EnforcementPlan {

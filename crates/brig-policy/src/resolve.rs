@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::config::{ConfigError, ConfigFile, Location, Setting};
 use crate::defaults;
-use crate::plan::{AuditFiles, GitAccess, Mode, NetworkMode};
+use crate::plan::{ApprovalPolicy, AuditFiles, GitAccess, Mode, NetworkMode};
 
 /// The origin name used for settings nobody wrote.
 pub const FROM_DEFAULT: &str = "default";
@@ -55,6 +55,8 @@ pub struct CliOverrides {
     pub env_pass: Vec<String>,
     /// `--audit-files`.
     pub audit_files: Option<AuditFiles>,
+    /// `--approval-policy`.
+    pub approval_policy: Option<ApprovalPolicy>,
 }
 
 /// Every input to [`resolve`], lowest precedence first.
@@ -128,6 +130,12 @@ pub struct Policy {
     pub audit_enabled: bool,
     /// How much file activity the audit trail records.
     pub audit_files: AuditFiles,
+    /// When to ask a human (`[approvals] policy`).
+    pub approval_policy: ApprovalPolicy,
+    /// Destructive commands need two distinct approvers.
+    pub two_approvers: bool,
+    /// Seconds a request waits for a human before it is denied.
+    pub approval_timeout_secs: u64,
 }
 
 impl Default for Policy {
@@ -148,6 +156,9 @@ impl Default for Policy {
             danger_acknowledged: false,
             audit_enabled: true,
             audit_files: defaults::AUDIT_FILES,
+            approval_policy: defaults::APPROVAL_POLICY,
+            two_approvers: false,
+            approval_timeout_secs: defaults::APPROVAL_TIMEOUT_SECS,
         }
     }
 }
@@ -211,6 +222,9 @@ pub fn resolve(layers: &Layers) -> Result<Policy, ResolveError> {
     union(&mut p.env_pass, cli.env_pass.iter().cloned());
     if let Some(f) = cli.audit_files {
         p.audit_files = f;
+    }
+    if let Some(a) = cli.approval_policy {
+        p.approval_policy = a;
     }
     if cli.acknowledge_danger {
         p.danger_acknowledged = true;
@@ -297,6 +311,27 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
             }
             _ => p.audit_enabled = true,
         }
+    }
+
+    // Approvals: an untrusted project may ask more (`untrusted`), require two approvers, or wait
+    // less; nothing else.
+    if let Some(Setting { value, at }) = f.approvals.policy {
+        if untrusted && value != ApprovalPolicy::Untrusted && value != p.approval_policy {
+            return Err(loosens("approvals.policy", at));
+        }
+        p.approval_policy = value;
+    }
+    if let Some(Setting { value, at }) = f.approvals.two_approvers {
+        if untrusted && !value && p.two_approvers {
+            return Err(loosens("approvals.two_approvers", at));
+        }
+        p.two_approvers = value;
+    }
+    if let Some(Setting { value, at }) = f.approvals.timeout {
+        if untrusted && value > p.approval_timeout_secs {
+            return Err(loosens("approvals.timeout", at));
+        }
+        p.approval_timeout_secs = value;
     }
 
     // Loosening lists: an untrusted file may only leave them empty.
@@ -404,6 +439,7 @@ mod tests {
                 acknowledge_danger: false,
                 env_pass: strs(&["EXTRA"]),
                 audit_files: None,
+                approval_policy: None,
             },
         };
         let expected = Policy {
@@ -422,6 +458,9 @@ mod tests {
             danger_acknowledged: false,
             audit_enabled: true,
             audit_files: AuditFiles::Changes,
+            approval_policy: ApprovalPolicy::OnRequest,
+            two_approvers: false,
+            approval_timeout_secs: 300,
         };
         assert_eq!(resolve(&layers).unwrap(), expected);
     }
@@ -710,5 +749,71 @@ mod tests {
             ..Default::default()
         };
         assert!(resolve(&back_on).unwrap().audit_enabled);
+    }
+
+    #[test]
+    fn approvals_resolve_and_an_untrusted_project_may_only_ask_more() {
+        let p = resolve(&Layers::default()).unwrap();
+        assert_eq!(
+            (p.approval_policy, p.two_approvers, p.approval_timeout_secs),
+            (ApprovalPolicy::OnRequest, false, 300)
+        );
+        let user = Layers {
+            user: Some(file(
+                "user.toml",
+                "[approvals]\npolicy = \"never\"\ntimeout = 30",
+            )),
+            cli: CliOverrides {
+                approval_policy: Some(ApprovalPolicy::OnFailure),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let p = resolve(&user).unwrap();
+        assert_eq!(
+            (p.approval_policy, p.approval_timeout_secs),
+            (ApprovalPolicy::OnFailure, 30)
+        );
+        // Tightening from an untrusted project: untrusted, two approvers, a shorter wait.
+        let tighter = Layers {
+            project: project(
+                "[approvals]\npolicy = \"untrusted\"\ntwo_approvers = true\ntimeout = 10",
+                false,
+            ),
+            ..Default::default()
+        };
+        let p = resolve(&tighter).unwrap();
+        assert_eq!(
+            (p.approval_policy, p.two_approvers, p.approval_timeout_secs),
+            (ApprovalPolicy::Untrusted, true, 10)
+        );
+        for (text, key) in [
+            ("[approvals]\npolicy = \"never\"", "approvals.policy"),
+            ("[approvals]\ntimeout = 3600", "approvals.timeout"),
+        ] {
+            let l = Layers {
+                project: project(text, false),
+                ..Default::default()
+            };
+            assert_eq!(resolve(&l).unwrap_err(), loosens(2, 1, key), "{text}");
+        }
+        let off = Layers {
+            user: Some(file("user.toml", "[approvals]\ntwo_approvers = true")),
+            project: project("[approvals]\ntwo_approvers = false", false),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&off).unwrap_err(),
+            loosens(2, 1, "approvals.two_approvers")
+        );
+        // Trusted, the project may choose.
+        let trusted = Layers {
+            project: project("[approvals]\npolicy = \"never\"", true),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&trusted).unwrap().approval_policy,
+            ApprovalPolicy::Never
+        );
     }
 }
