@@ -11,9 +11,11 @@
 //! - `network` (brig's proxy, issue 5) → HTTP Activity (4002) with the request's method as the
 //!   activity when there is one (CONNECT, GET, ...), else Network Activity (4001) Open (1) or,
 //!   when denied, Refuse (5); `dst_endpoint` host and port, `tls.sni`, `traffic` bytes.
-//! - `approval` (issue 4) → User Access Management (3005): Assign Privileges (1) when a human
-//!   approved (the privilege is "run (SCOPE): COMMAND"), Other (99) with status Failure when
-//!   denied or timed out; `user` is the approver.
+//! - `approval.request` → User Access Management (3005), Other (99), status Unknown: brig asks a
+//!   human for the privilege "run: COMMAND"; `user` is the session's user.
+//! - `approval` → User Access Management (3005): Assign Privileges (1) when a human approved
+//!   (the privilege is "run (SCOPE): COMMAND"), Other (99) with status Failure when denied or
+//!   timed out; `user` is the approver.
 //! - `exec` → Process Activity (1007), Launch (1): the program's path and arguments, its pid
 //!   and its parent's.
 //! - `denied` by the `seccomp` layer → Kernel Activity (1003), Invoke (4), `kernel` the refused
@@ -256,13 +258,35 @@ pub fn export_ocsf(records: &[Record], out: &mut dyn Write) -> io::Result<()> {
                 }
                 Some(e)
             }
+            "approval.request" => {
+                // brig asked for a human: the privilege is requested, not yet assigned.
+                let mut e = base(3005, 99, if r.data["destructive"] == true { 3 } else { 2 });
+                e["class_name"] = json!("User Access Management");
+                e["user"] = user.clone();
+                e["privileges"] = json!([format!(
+                    "run: {}",
+                    r.data["command"].as_str().unwrap_or_default()
+                )]);
+                e["status_id"] = json!(0);
+                e["status"] = json!("Unknown");
+                e["status_detail"] = json!(format!(
+                    "approval requested ({}{} approver(s) needed)",
+                    if r.data["destructive"] == true { "destructive; " } else { "" },
+                    r.data["required"].as_u64().unwrap_or(1)
+                ));
+                e["unmapped"] = json!({ "brig_request": r.data["request"], "brig_destroys": r.data["destroys"] });
+                Some(e)
+            }
             "approval" => {
                 // A human decision on a request (issue 4 fills these): granting the command the
                 // right to run is a privilege assigned to the session.
                 let approved = r.data["decision"] == "approved";
                 let mut e = base(3005, if approved { 1 } else { 99 }, 1);
                 e["class_name"] = json!("User Access Management");
-                e["user"] = json!({ "name": r.data["approver"] });
+                e["user"] = match r.data["approver"].as_str() {
+                    Some(name) => json!({ "name": name }),
+                    None => user.clone(),
+                };
                 e["privileges"] = json!([format!(
                     "run ({}): {}",
                     r.data["scope"].as_str().unwrap_or("once"),

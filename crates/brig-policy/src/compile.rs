@@ -159,6 +159,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
 fn approval_settings(policy: &Policy) -> ApprovalSettings {
     ApprovalSettings {
         policy: policy.approval_policy,
+        policy_is_default: policy.approval_policy_from == crate::resolve::FROM_DEFAULT,
         two_approvers: policy.two_approvers,
         timeout_secs: policy.approval_timeout_secs,
     }
@@ -412,6 +413,7 @@ mod tests {
             },
             approvals: crate::plan::ApprovalSettings {
                 policy: crate::plan::ApprovalPolicy::OnRequest,
+                policy_is_default: true,
                 two_approvers: false,
                 timeout_secs: 300,
             },
@@ -718,6 +720,7 @@ mod tests {
             },
             approvals: crate::plan::ApprovalSettings {
                 policy: crate::plan::ApprovalPolicy::OnRequest,
+                policy_is_default: true,
                 two_approvers: false,
                 timeout_secs: 300,
             },

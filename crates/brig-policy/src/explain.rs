@@ -168,6 +168,7 @@ mod tests {
             },
             approvals: crate::plan::ApprovalSettings {
                 policy: crate::plan::ApprovalPolicy::OnRequest,
+                policy_is_default: true,
                 two_approvers: false,
                 timeout_secs: 300,
             },

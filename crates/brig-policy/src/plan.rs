@@ -149,6 +149,8 @@ impl ApprovalPolicy {
 pub struct ApprovalSettings {
     /// The approval policy.
     pub policy: ApprovalPolicy,
+    /// No layer chose it: brig may adapt it (no terminal to ask on: `never`).
+    pub policy_is_default: bool,
     /// Destructive commands need two distinct human approvers.
     pub two_approvers: bool,
     /// Seconds to wait for a human before the request is denied.

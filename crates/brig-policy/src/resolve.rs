@@ -132,6 +132,8 @@ pub struct Policy {
     pub audit_files: AuditFiles,
     /// When to ask a human (`[approvals] policy`).
     pub approval_policy: ApprovalPolicy,
+    /// Which layer chose the approval policy.
+    pub approval_policy_from: String,
     /// Destructive commands need two distinct approvers.
     pub two_approvers: bool,
     /// Seconds a request waits for a human before it is denied.
@@ -157,6 +159,7 @@ impl Default for Policy {
             audit_enabled: true,
             audit_files: defaults::AUDIT_FILES,
             approval_policy: defaults::APPROVAL_POLICY,
+            approval_policy_from: FROM_DEFAULT.into(),
             two_approvers: false,
             approval_timeout_secs: defaults::APPROVAL_TIMEOUT_SECS,
         }
@@ -225,6 +228,7 @@ pub fn resolve(layers: &Layers) -> Result<Policy, ResolveError> {
     }
     if let Some(a) = cli.approval_policy {
         p.approval_policy = a;
+        p.approval_policy_from = FROM_CLI.into();
     }
     if cli.acknowledge_danger {
         p.danger_acknowledged = true;
@@ -320,6 +324,7 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
             return Err(loosens("approvals.policy", at));
         }
         p.approval_policy = value;
+        p.approval_policy_from = f.source.clone();
     }
     if let Some(Setting { value, at }) = f.approvals.two_approvers {
         if untrusted && !value && p.two_approvers {
@@ -459,6 +464,7 @@ mod tests {
             audit_enabled: true,
             audit_files: AuditFiles::Changes,
             approval_policy: ApprovalPolicy::OnRequest,
+            approval_policy_from: FROM_DEFAULT.into(),
             two_approvers: false,
             approval_timeout_secs: 300,
         };

@@ -119,6 +119,7 @@ fn trusting_the_file_makes_it_count_until_it_changes() {
         },
         approvals: brig_policy::ApprovalSettings {
             policy: brig_policy::ApprovalPolicy::OnRequest,
+            policy_is_default: true,
             two_approvers: false,
             timeout_secs: 300,
         },
@@ -173,7 +174,7 @@ fn policy_serializes_for_explain_json() {
         serde_json::json!({
             "mode": "workspace-write", "mode_from": "default",
             "audit_enabled": true, "audit_files": "changes",
-            "approval_policy": "on-request", "approval_timeout_secs": 300, "two_approvers": false,
+            "approval_policy": "on-request", "approval_policy_from": "default", "approval_timeout_secs": 300, "two_approvers": false,
             "network": "off", "network_from": "default",
             "git": "read-only",
             "writable": [], "deny_read": [], "allow_read": [],

@@ -11,11 +11,17 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use brig_policy::{CliOverrides, ConfigFile, HostFacts, Layers, ProjectConfig};
+
+#[cfg(unix)]
+pub mod approve;
 pub use brig_policy::{EnforcementPlan, Mode, NetworkMode, Policy};
 pub use brig_sandbox::{Capabilities, Command, Exit, Layer, Outcome};
 
 /// Exit codes brig uses for its own failures (the command's own status passes through).
 pub mod exit_code {
+    /// The approval policy refused the command, or a human denied it, or nobody answered in
+    /// time: it did not run.
+    pub const REFUSED: i32 = 118;
     /// The audit log cannot be written (disk full, unwritable state directory): the command
     /// was refused, or stopped while running.
     pub const AUDIT: i32 = 120;
@@ -61,6 +67,9 @@ pub enum Error {
     /// The audit log cannot be written: the command was refused or stopped.
     #[error("{0}")]
     Audit(String),
+    /// The approval policy refused the command, or a human denied it (it did not run).
+    #[error("{0}")]
+    Refused(String),
     /// Anything else.
     #[error("{0}")]
     Internal(String),
@@ -76,6 +85,7 @@ impl Error {
             Error::Setup(_) => exit_code::SETUP,
             Error::Exec { code, .. } => *code,
             Error::Audit(_) => exit_code::AUDIT,
+            Error::Refused(_) => exit_code::REFUSED,
             Error::Internal(_) => exit_code::INTERNAL,
         }
     }
@@ -287,6 +297,93 @@ pub fn load_rules(dirs: &Dirs, explicit: Option<&Path>) -> Result<brig_rules::Ru
     brig_rules::Rules::layered(base, user).map_err(|e| Error::Config(e.to_string()))
 }
 
+/// Where the approvals remembered for an approval session live (`--approval-session ID`).
+pub fn session_rules_path(dirs: &Dirs, session: &str) -> Result<PathBuf, Error> {
+    let ok = !session.is_empty()
+        && session.len() <= 128
+        && session
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !session.starts_with('.');
+    if !ok {
+        return Err(Error::Config(format!(
+            "approval session `{session}`: use 1 to 128 letters, digits, `-`, `_` or `.`"
+        )));
+    }
+    Ok(dirs
+        .state
+        .join("approvals")
+        .join("sessions")
+        .join(format!("{session}.toml")))
+}
+
+/// The rules for deciding a run: [`load_rules`], plus the approvals remembered for `session`.
+pub fn load_rules_for_session(
+    dirs: &Dirs,
+    session: Option<&str>,
+) -> Result<brig_rules::Rules, Error> {
+    let mut rules = load_rules(dirs, None)?;
+    if let Some(s) = session {
+        let path = session_rules_path(dirs, s)?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let file = brig_rules::parse_rules(&path.display().to_string(), &text)
+                    .map_err(|e| Error::Config(e.to_string()))?;
+                for r in file.rules {
+                    rules.add(r);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Config(format!(
+                    "{}: cannot read: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(rules)
+}
+
+/// Appends `rule` (a remembered approval) to the TOML rules file at `path`, creating it (and
+/// its directory) if needed.
+pub fn append_rule(path: &Path, rule: &brig_rules::Rule) -> Result<(), Error> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+    writeln!(f, "\n{}", rule.to_toml())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))
+}
+
+/// The approval policy of the plan, in `brig-rules`'s terms.
+pub fn approval_policy(p: brig_policy::ApprovalPolicy) -> brig_rules::ApprovalPolicy {
+    match p {
+        brig_policy::ApprovalPolicy::Untrusted => brig_rules::ApprovalPolicy::Untrusted,
+        brig_policy::ApprovalPolicy::OnFailure => brig_rules::ApprovalPolicy::OnFailure,
+        brig_policy::ApprovalPolicy::OnRequest => brig_rules::ApprovalPolicy::OnRequest,
+        brig_policy::ApprovalPolicy::Never => brig_rules::ApprovalPolicy::Never,
+    }
+}
+
+/// What the rules and the approval policy decided about a command, for `command.start`.
+#[derive(Clone, Debug)]
+pub struct Decided {
+    /// The rules' verdict.
+    pub verdict: brig_rules::Verdict,
+    /// What the matrix says brig does.
+    pub action: brig_rules::Action,
+    /// The approval policy in force.
+    pub policy: brig_rules::ApprovalPolicy,
+}
+
 /// What the host can enforce.
 pub fn probe() -> Capabilities {
     #[cfg(target_os = "linux")]
@@ -388,7 +485,12 @@ pub fn audit_dir(dirs: &Dirs) -> PathBuf {
 
 impl AuditSession {
     /// Opens a new session and records its start and the command's start.
-    pub fn start(dirs: &Dirs, loaded: &Loaded, argv: &[OsString]) -> Result<AuditSession, Error> {
+    pub fn start(
+        dirs: &Dirs,
+        loaded: &Loaded,
+        argv: &[OsString],
+        decided: &Decided,
+    ) -> Result<AuditSession, Error> {
         use sha2::Digest;
         let id = brig_audit::new_session_id();
         let previous = brig_audit::latest_session(&audit_dir(dirs));
@@ -442,8 +544,12 @@ impl AuditSession {
                     "cwd": plan.cwd,
                     "env_names": env_names,
                     "env_removed": plan.env_removed,
-                    "decision": "allow",
-                    "rule": "no approval policy yet: every command runs in the sandbox of its mode",
+                    "decision": decided.verdict.decision.as_str(),
+                    "destructive": decided.verdict.destructive,
+                    "rules": decided.verdict.reasons.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+                    "destroys": decided.verdict.what_is_destroyed,
+                    "approval_policy": decided.policy.as_str(),
+                    "then": decided.action,
                 }),
             )
             .map_err(audit_err)?;
@@ -452,6 +558,18 @@ impl AuditSession {
             started: std::time::Instant::now(),
             last_commit: std::time::Instant::now(),
         })
+    }
+
+    /// Appends one record of `kind` (approvals: `approval.request`, `approval`).
+    pub fn record(&mut self, kind: &str, data: serde_json::Value) -> Result<(), Error> {
+        self.writer.append(kind, data).map_err(audit_err)
+    }
+
+    /// Signs and syncs what was recorded so far (before acting on an approval).
+    pub fn commit(&mut self) -> Result<(), Error> {
+        self.writer.commit().map_err(audit_err)?;
+        self.last_commit = std::time::Instant::now();
+        Ok(())
     }
 
     /// Records one event reported by the sandbox while the command runs.

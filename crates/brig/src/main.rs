@@ -47,6 +47,46 @@ enum Cmd {
         #[command(subcommand)]
         command: AuditCmd,
     },
+    /// Answer the approval requests of waiting `brig run`s (from a second terminal).
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCmd {
+    /// The requests waiting for a human.
+    List {
+        /// Machine-readable output (one JSON object per request).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One request in full: the command, why it needs a human, what it destroys.
+    Show {
+        /// Request id (or a unique prefix).
+        id: String,
+    },
+    /// Approve a request.
+    Approve {
+        /// Request id (or a unique prefix).
+        id: String,
+        /// How long the approval is remembered: once (default), session or always, when the
+        /// request offers it.
+        #[arg(long, default_value = "once", value_parser = ["once", "session", "always"])]
+        scope: String,
+        /// Who approves (default: $USER). Dual approval with two approvers needs two names.
+        #[arg(long = "as", value_name = "NAME")]
+        approver: Option<String>,
+    },
+    /// Deny a request: the command does not run.
+    Deny {
+        /// Request id (or a unique prefix).
+        id: String,
+        /// Who denies (default: $USER).
+        #[arg(long = "as", value_name = "NAME")]
+        approver: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,12 +209,21 @@ struct PolicyArgs {
     /// File activity the audit trail records: off, changes (default) or all (adds reads).
     #[arg(long, value_name = "LEVEL", value_parser = parse_audit_files)]
     audit_files: Option<brig_policy::AuditFiles>,
+    /// When to ask a human: untrusted, on-failure, on-request (default) or never.
+    #[arg(long = "approval-policy", value_name = "POLICY", value_parser = parse_policy_approval)]
+    approval_policy: Option<brig_policy::ApprovalPolicy>,
 }
 
 #[derive(Args)]
 struct RunArgs {
     #[command(flatten)]
     policy: PolicyArgs,
+    /// Remember "session" approvals under this name (an agent session spanning many runs).
+    #[arg(long, value_name = "ID")]
+    approval_session: Option<String>,
+    /// Never prompt on this terminal; answers come only from `brig approvals` (or the review UI).
+    #[arg(long)]
+    no_tty_prompt: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -188,6 +237,14 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 
 fn parse_approval_policy(s: &str) -> Result<brig_rules::ApprovalPolicy, String> {
     brig_rules::ApprovalPolicy::parse(s).ok_or_else(|| {
+        format!(
+            "unknown approval policy `{s}`; expected untrusted, on-failure, on-request or never"
+        )
+    })
+}
+
+fn parse_policy_approval(s: &str) -> Result<brig_policy::ApprovalPolicy, String> {
+    brig_policy::ApprovalPolicy::parse(s).ok_or_else(|| {
         format!(
             "unknown approval policy `{s}`; expected untrusted, on-failure, on-request or never"
         )
@@ -228,6 +285,7 @@ impl PolicyArgs {
         req.cli.acknowledge_danger = self.acknowledge_danger;
         req.cli.env_pass = self.pass_env.clone();
         req.cli.audit_files = self.audit_files;
+        req.cli.approval_policy = self.approval_policy;
         Ok(req)
     }
 }
@@ -296,6 +354,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Trust { dir } => trust(dir, true),
         Cmd::Untrust { dir } => trust(dir, false),
         Cmd::Audit { command } => audit(command),
+        Cmd::Approvals { command } => approvals(command),
     }
 }
 
@@ -310,18 +369,70 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let dirs = brig::Dirs::from_env()?;
-    let outcome = if loaded.plan.audit.enabled {
-        let mut session = brig::AuditSession::start(&dirs, &loaded, &args.command)?;
-        let result = brig::run(&loaded.plan, args.command, &mut |ev| session.event(ev));
-        // The record of how the command ended is durable before brig reports it.
-        let finished = session.finish(&result);
-        // The command's own failure (e.g. stopped because the log could not be written) first.
-        let outcome = result?;
-        finished?;
-        outcome
+    // What the rules and the approval policy say, before anything runs.
+    let rules = brig::load_rules_for_session(&dirs, args.approval_session.as_deref())?;
+    let argv_text: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let verdict = rules.check_argv(&argv_text);
+    let mut policy = brig::approval_policy(loaded.plan.approvals.policy);
+    // Nobody chose a policy and there is no terminal to ask on: never wait for a human who is
+    // probably not there; what needs one fails at once, saying how to wait instead.
+    let headless = loaded.plan.approvals.policy_is_default
+        && (args.no_tty_prompt
+            || std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/tty")
+                .is_err());
+    if headless {
+        policy = brig_rules::ApprovalPolicy::Never;
+    }
+    let action = brig_rules::action(loaded.plan.mode, policy, verdict.class());
+    let decided = brig::Decided {
+        verdict,
+        action,
+        policy,
+    };
+    let mut session = if loaded.plan.audit.enabled {
+        Some(brig::AuditSession::start(
+            &dirs,
+            &loaded,
+            &args.command,
+            &decided,
+        )?)
     } else {
         // `[audit] enabled = false` in the user's own configuration: no trail at all.
-        brig::run(&loaded.plan, args.command, &mut |_| Ok(()))?
+        None
+    };
+    let gate = approval_gate(
+        &dirs,
+        &loaded,
+        &args,
+        &argv_text,
+        &decided,
+        &rules,
+        &mut session,
+    );
+    if let Err(e) = gate {
+        if let Some(s) = session {
+            s.finish(&Err(Error::Refused(e.to_string())))?;
+        }
+        return Err(e.into());
+    }
+    let outcome = match session {
+        Some(mut session) => {
+            let result = brig::run(&loaded.plan, args.command, &mut |ev| session.event(ev));
+            // The record of how the command ended is durable before brig reports it.
+            let finished = session.finish(&result);
+            // The command's own failure (e.g. stopped because the log could not be written) first.
+            let outcome = result?;
+            finished?;
+            outcome
+        }
+        None => brig::run(&loaded.plan, args.command, &mut |_| Ok(()))?,
     };
     let mut seen = std::collections::BTreeSet::new();
     for b in &outcome.blocked_creates {
@@ -331,6 +442,367 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let status = outcome.exit.as_status();
     Ok(ExitCode::from(u8::try_from(status & 0xff).unwrap_or(1)))
+}
+
+/// The command as one readable line (each argument quoted for sh when it needs it).
+fn shell_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Decides whether the command may run before its sandbox exists: refuses what the approval
+/// policy refuses, asks a human for what needs one (every request and answer goes to the audit
+/// trail, made durable before the command runs), and remembers an approval as asked.
+fn approval_gate(
+    dirs: &brig::Dirs,
+    loaded: &brig::Loaded,
+    args: &RunArgs,
+    argv: &[String],
+    decided: &brig::Decided,
+    rules: &brig_rules::Rules,
+    session: &mut Option<brig::AuditSession>,
+) -> Result<(), Error> {
+    let line = shell_line(argv);
+    let why: Vec<String> = decided
+        .verdict
+        .reasons
+        .iter()
+        .filter(|r| r.decision != brig_rules::Decision::Allow || r.destructive)
+        .map(|r| format!("{}: {}", r.id, r.detail))
+        .collect();
+    match decided.action {
+        brig_rules::Action::Run { .. } => Ok(()),
+        brig_rules::Action::Refuse { reason } => {
+            let because = match reason {
+                brig_rules::RefuseReason::Forbidden => "a rule forbids it".to_string(),
+                brig_rules::RefuseReason::NeedsApproval
+                    if loaded.plan.approvals.policy_is_default =>
+                {
+                    "it needs a human's approval, and with no terminal to ask on the default \
+                     approval policy is `never` (to wait for an answer from `brig approvals` \
+                     instead, pass --approval-policy on-request or set [approvals] policy)"
+                        .to_string()
+                }
+                brig_rules::RefuseReason::NeedsApproval => format!(
+                    "it needs a human's approval and the approval policy is `{}`",
+                    decided.policy.as_str()
+                ),
+            };
+            Err(Error::Refused(format!(
+                "refused `{}`: {because} ({}); it did not run",
+                printable(&line),
+                printable(&why.join("; "))
+            )))
+        }
+        brig_rules::Action::Prompt { .. } => {
+            #[cfg(unix)]
+            {
+                ask_humans(
+                    dirs, loaded, args, argv, &line, why, decided, rules, session,
+                )
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = (dirs, loaded, args, rules, session);
+                Err(Error::Refused(format!(
+                    "`{line}` needs a human's approval, and this platform has no approval channel yet"
+                )))
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+#[allow(clippy::too_many_arguments)]
+fn ask_humans(
+    dirs: &brig::Dirs,
+    loaded: &brig::Loaded,
+    args: &RunArgs,
+    argv: &[String],
+    line: &str,
+    why: Vec<String>,
+    decided: &brig::Decided,
+    rules: &brig_rules::Rules,
+    session: &mut Option<brig::AuditSession>,
+) -> Result<(), Error> {
+    use brig::approve;
+    use brig_rules::Scope;
+    let settings = loaded.plan.approvals;
+    let state = brig_rules::ApprovalState::new(decided.action, settings.two_approvers);
+    let mut scopes = vec!["once".to_string()];
+    if args.approval_session.is_some()
+        && brig_rules::remember(rules, argv, Scope::Session, "approved").is_ok()
+    {
+        scopes.push("session".into());
+    }
+    if brig_rules::remember(rules, argv, Scope::Always, "approved").is_ok() {
+        scopes.push("always".into());
+    }
+    let pending = approve::Pending {
+        id: brig_audit::new_session_id(),
+        command: line.to_string(),
+        cwd: loaded.plan.cwd.display().to_string(),
+        mode: loaded.plan.mode.as_str().to_string(),
+        decision: decided.verdict.decision.as_str().to_string(),
+        destructive: decided.verdict.destructive,
+        destroys: decided.verdict.what_is_destroyed.clone(),
+        reasons: why,
+        required: state.required(),
+        approved_by: Vec::new(),
+        scopes,
+        asked_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        timeout_secs: settings.timeout_secs,
+        pid: std::process::id(),
+    };
+    let id = pending.id.clone();
+    if let Some(s) = session.as_mut() {
+        s.record(
+            "approval.request",
+            serde_json::json!({
+                "request": id,
+                "command": line,
+                "decision": pending.decision,
+                "destructive": pending.destructive,
+                "destroys": pending.destroys,
+                "reasons": pending.reasons,
+                "required": pending.required,
+                "scopes": pending.scopes,
+                "timeout_secs": pending.timeout_secs,
+            }),
+        )?;
+        s.commit()?;
+    }
+    let dual = pending.destructive;
+    let mut asking = approve::Asking::new(
+        &approve::approvals_dir(dirs),
+        pending,
+        state,
+        !args.no_tty_prompt,
+        user_name(),
+    )?;
+    let mut failed: Option<Error> = None;
+    let ended = asking.wait(&mut |(approver, channel, decision, scope)| {
+        if let Some(s) = session.as_mut() {
+            let r = s.record(
+                "approval",
+                serde_json::json!({
+                    "request": id,
+                    "command": line,
+                    "decision": decision,
+                    "approver": approver,
+                    "channel": channel,
+                    "scope": scope.map(|s| match s { Scope::Once => "once", Scope::Session => "session", Scope::Always => "always" }),
+                    "dual": dual,
+                }),
+            );
+            if let Err(e) = r {
+                failed.get_or_insert(e);
+            }
+        }
+    });
+    drop(asking);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let result = match ended {
+        approve::Ended::Approved { by, scope } => {
+            let remembered = match scope {
+                Scope::Once => None,
+                Scope::Session => args
+                    .approval_session
+                    .as_deref()
+                    .map(|s| brig::session_rules_path(dirs, s))
+                    .transpose()?,
+                Scope::Always => Some(brig::rules_path(dirs)),
+            };
+            if let Some(path) = remembered {
+                let r = brig_rules::remember(
+                    rules,
+                    argv,
+                    scope,
+                    &format!("approved by {}", by.join(", ")),
+                )
+                .map_err(|e| Error::Refused(e.to_string()))?;
+                if let Some(rule) = r.rule {
+                    brig::append_rule(&path, &rule)?;
+                }
+            }
+            Ok(())
+        }
+        approve::Ended::Denied { by } => Err(Error::Refused(format!(
+            "`{}` was denied by {}; it did not run",
+            printable(line),
+            printable(&by)
+        ))),
+        approve::Ended::TimedOut => {
+            if let Some(s) = session.as_mut() {
+                s.record(
+                    "approval",
+                    serde_json::json!({"request": id, "command": line, "decision": "timeout", "approver": null, "channel": null, "scope": null, "dual": dual}),
+                )?;
+            }
+            Err(Error::Refused(format!(
+                "nobody approved `{}` within {} s; it did not run",
+                printable(line),
+                settings.timeout_secs
+            )))
+        }
+        approve::Ended::NoChannel(why) => Err(Error::Refused(format!(
+            "`{}` needs a human's approval, but {why}; it did not run",
+            printable(line)
+        ))),
+    };
+    if let Some(s) = session.as_mut() {
+        s.commit()?;
+    }
+    result
+}
+
+/// The name of the user running brig: `$USER`, `$LOGNAME`, or the `/etc/passwd` entry of the
+/// real uid.
+fn user_name() -> String {
+    if let Some(u) = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+    {
+        return u;
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next().map(str::to_string))
+        })
+        .unwrap_or_default();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// `brig approvals ...`.
+fn approvals(cmd: ApprovalsCmd) -> anyhow::Result<ExitCode> {
+    #[cfg(unix)]
+    {
+        use brig::approve;
+        let dirs = brig::Dirs::from_env()?;
+        let dir = approve::approvals_dir(&dirs);
+        let me = user_name;
+        let mut out = std::io::stdout().lock();
+        match cmd {
+            ApprovalsCmd::List { json } => {
+                for p in approve::list(&dir) {
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string(&p)?)?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{}  {}{}  {}/{} approvals  {}",
+                            p.id,
+                            p.decision,
+                            if p.destructive { " (destructive)" } else { "" },
+                            p.approved_by.len(),
+                            p.required,
+                            printable(&p.command)
+                        )?;
+                    }
+                }
+            }
+            ApprovalsCmd::Show { id } => {
+                let p = approve::find(&dir, &id)?;
+                writeln!(out, "request:   {}", p.id)?;
+                writeln!(out, "command:   {}", printable(&p.command))?;
+                writeln!(out, "cwd:       {}", printable(&p.cwd))?;
+                writeln!(
+                    out,
+                    "mode:      {} (it runs sandboxed once approved)",
+                    p.mode
+                )?;
+                writeln!(
+                    out,
+                    "decision:  {}{}",
+                    p.decision,
+                    if p.destructive {
+                        " (destructive: dual approval)"
+                    } else {
+                        ""
+                    }
+                )?;
+                for r in &p.reasons {
+                    writeln!(out, "  why:     {}", printable(r))?;
+                }
+                if !p.destroys.is_empty() {
+                    writeln!(out, "destroys:  {}", printable(&p.destroys.join(", ")))?;
+                }
+                writeln!(
+                    out,
+                    "approvals: {} of {} ({})",
+                    p.approved_by.len(),
+                    p.required,
+                    if p.approved_by.is_empty() {
+                        "none yet".to_string()
+                    } else {
+                        p.approved_by.join(", ")
+                    }
+                )?;
+                writeln!(out, "scopes:    {}", p.scopes.join(", "))?;
+            }
+            ApprovalsCmd::Approve {
+                id,
+                scope,
+                approver,
+            } => {
+                let p = approve::find(&dir, &id)?;
+                let r = approve::send(
+                    &dir,
+                    &p.id,
+                    &serde_json::json!({"op": "approve", "approver": approver.unwrap_or_else(me), "scope": scope}),
+                )?;
+                writeln!(out, "{}: {}", r.status, r.message)?;
+                if r.status == "error" {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            ApprovalsCmd::Deny { id, approver } => {
+                let p = approve::find(&dir, &id)?;
+                let r = approve::send(
+                    &dir,
+                    &p.id,
+                    &serde_json::json!({"op": "deny", "approver": approver.unwrap_or_else(me)}),
+                )?;
+                writeln!(out, "{}: {}", r.status, r.message)?;
+                if r.status == "error" {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = cmd;
+        Err(Error::Unavailable("approvals need a Unix platform for now".into()).into())
+    }
 }
 
 /// `s` with control characters shown as `?`: paths in brig's messages come from the sandboxed

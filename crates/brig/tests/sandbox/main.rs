@@ -12,6 +12,7 @@
 mod support;
 
 mod agent_files;
+mod approvals;
 mod audit;
 mod cli;
 mod git;

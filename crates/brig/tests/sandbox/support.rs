@@ -448,6 +448,48 @@ fn describe(cmd: &Command) -> String {
 }
 
 /// Runs `cmd` to completion (stdin from `input` or /dev/null) within [`DEADLINE`].
+/// `args` with `--approval-policy on-request --no-tty-prompt` unless they choose a policy: the
+/// requests wait for [`World::approving`] instead of failing for want of a terminal.
+fn approving_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut out = args.to_vec();
+    if !args.contains(&"--approval-policy") {
+        out.extend(["--approval-policy", "on-request"]);
+    }
+    if !args.contains(&"--no-tty-prompt") {
+        out.push("--no-tty-prompt");
+    }
+    out
+}
+
+/// The ids of the approval requests waiting in `dir` (brig's `<state>/approvals`).
+pub fn pending_requests(dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".sock").map(str::to_string)
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Sends one JSON answer to request `id` in `dir` the way `brig approvals` does, through the
+/// socket (by a short `/proc/self/fd` path: test directories are deep) and returns the reply.
+pub fn answer_request(dir: &Path, id: &str, json: &str) -> std::io::Result<String> {
+    use std::os::fd::AsRawFd;
+    let d = std::fs::File::open(dir)?;
+    let path = format!("/proc/self/fd/{}/{id}.sock", d.as_raw_fd());
+    let mut s = std::os::unix::net::UnixStream::connect(path)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    writeln!(s, "{json}")?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    Ok(reply)
+}
+
 pub fn run_command(mut cmd: Command, input: Option<&[u8]>, what: &str) -> Out {
     let what = if what.is_empty() {
         describe(&cmd)
@@ -758,27 +800,59 @@ impl World<'_> {
         run_command(c, None, "")
     }
 
-    /// `brig run ARGS -- sh -c script`.
+    /// `brig run ARGS -- sh -c script`, with approvals answered (see [`World::approving`]).
     pub fn brig_sh(&self, args: &[&str], script: &str) -> Out {
         let mut c = self.command(brig_bin());
         c.arg("run")
-            .args(args)
+            .args(approving_args(args))
             .arg("--")
             .arg("/bin/sh")
             .arg("-c")
             .arg(script);
-        run_command(
-            c,
-            None,
-            &format!("brig run {} -- sh -c {script:?}", args.join(" ")),
-        )
+        self.approving(|| {
+            run_command(
+                c,
+                None,
+                &format!("brig run {} -- sh -c {script:?}", args.join(" ")),
+            )
+        })
     }
 
-    /// `brig run ARGS -- argv...`.
+    /// `brig run ARGS -- argv...`, with approvals answered (see [`World::approving`]).
     pub fn brig_run(&self, args: &[&str], argv: &[&str]) -> Out {
         let mut c = self.command(brig_bin());
-        c.arg("run").args(args).arg("--").args(argv);
-        run_command(c, None, "")
+        c.arg("run").args(approving_args(args)).arg("--").args(argv);
+        self.approving(|| run_command(c, None, ""))
+    }
+
+    /// Runs `f` while a reviewer approves (twice, as `tester-1` and `tester-2`, once each) every
+    /// request that this world's waiting `brig run`s publish. Most tests run destructive
+    /// commands (`rm -rf .git`) to prove the sandbox stops them; the approval gate is tested on
+    /// its own in `approvals.rs`, without this.
+    pub fn approving<T>(&self, f: impl FnOnce() -> T) -> T {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        let dir = self.state_dir().join("brig/approvals");
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = stop.clone();
+        let reviewer = std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                for id in pending_requests(&dir) {
+                    for who in ["tester-1", "tester-2"] {
+                        let _ = answer_request(
+                            &dir,
+                            &id,
+                            &format!(r#"{{"op":"approve","approver":"{who}","scope":"once"}}"#),
+                        );
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let r = f();
+        stop.store(true, Ordering::Relaxed);
+        let _ = reviewer.join();
+        r
     }
 
     /// A path inside the world (`"home/.bashrc"`, `"ws/.git/config"`).

@@ -1,0 +1,303 @@
+//! The approval gate of `brig run`: forbidden commands never run, destructive ones need a
+//! human (two when so configured), answers come from the terminal or from `brig approvals` in
+//! a second terminal, denials and timeouts refuse, everything is audited, and nothing inside a
+//! sandbox can answer a request.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+both_identities!(
+    forbidden_commands_never_run,
+    headless_default_refuses_what_needs_a_human,
+    second_terminal_approval_runs_the_command,
+    dual_approval_needs_two_distinct_approvers,
+    denial_and_timeout_refuse,
+    tty_approval_through_a_pty,
+    the_sandbox_cannot_answer_its_own_request,
+);
+
+fn approvals_dir(w: &World) -> std::path::PathBuf {
+    w.state_dir().join("brig/approvals")
+}
+
+/// `brig run ARGS -- argv` in the background, waiting for a human. The caller waits for the
+/// child with [`finish`].
+#[allow(clippy::zombie_processes)]
+fn spawn_waiting(w: &World, args: &[&str], argv: &[&str]) -> (Child, String) {
+    let mut c = w.command(brig_bin());
+    c.arg("run")
+        .args(args)
+        .arg("--")
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("start brig run");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(id) = pending_requests(&approvals_dir(w)).into_iter().next() {
+            return (child, id);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no approval request appeared");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finish(child: Child) -> (Option<i32>, String) {
+    let out = child.wait_with_output().expect("wait for brig run");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn last_records(w: &World) -> Vec<serde_json::Value> {
+    let last = w
+        .brig(&["audit", "list", "--json"])
+        .ok()
+        .stdout
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let id = serde_json::from_str::<serde_json::Value>(&last).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.brig(&["audit", "show", &id, "--json"])
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+const ON_REQUEST: &[&str] = &["--approval-policy", "on-request", "--no-tty-prompt"];
+
+/// A command a rule forbids is refused (exit 118) under every policy, without asking, and the
+/// refusal is recorded; it did not run.
+fn forbidden_commands_never_run(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    for policy in ["untrusted", "on-request", "never"] {
+        let out = w.brig(&["run", "--approval-policy", policy, "--", "rm", "-rf", "/"]);
+        out.code_is(118);
+        assert!(out.stderr.contains("a rule forbids it"), "{out}");
+    }
+    let records = last_records(&w);
+    assert_eq!(records[1]["data"]["decision"], "forbid");
+    let end = records.iter().find(|r| r["kind"] == "command.end").unwrap();
+    assert_eq!(end["data"]["status"], 118);
+    assert!(!records.iter().any(|r| r["kind"] == "exec"));
+}
+
+/// With no terminal to ask on and no policy chosen, a destructive command fails at once
+/// (exit 118, saying how to wait for an answer instead); commands that are merely unknown
+/// still run, sandboxed.
+fn headless_default_refuses_what_needs_a_human(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.setup("mkdir -p build && touch build/keep");
+    let out = w.brig(&["run", "--no-tty-prompt", "--", "rm", "-rf", "build"]);
+    out.code_is(118);
+    assert!(out.stderr.contains("--approval-policy on-request"), "{out}");
+    assert!(w.exists("ws/build/keep"));
+    w.brig(&["run", "--no-tty-prompt", "--", "touch", "made"])
+        .ok();
+    assert!(w.exists("ws/made"));
+}
+
+/// A destructive command waits; `brig approvals list/show` show it with what it destroys;
+/// `brig approvals approve` from another terminal lets it run (sandboxed), and the request and
+/// the answer are recorded before the command starts.
+fn second_terminal_approval_runs_the_command(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.setup("mkdir -p build && touch build/keep");
+    let (child, id) = spawn_waiting(&w, ON_REQUEST, &["rm", "-rf", "build"]);
+    let listed = w.brig(&["approvals", "list"]);
+    assert!(
+        listed.ok().stdout.contains(&format!(
+            "{id}  ask (destructive)  0/1 approvals  rm -rf build"
+        )),
+        "{listed}"
+    );
+    let shown = w.brig(&["approvals", "show", &id[..20]]);
+    assert!(shown.ok().stdout.contains("destroys:  build"), "{shown}");
+    assert!(
+        w.exists("ws/build/keep"),
+        "it must not run before the approval"
+    );
+    let ok = w.brig(&["approvals", "approve", &id, "--as", "alice"]);
+    assert!(ok.ok().stdout.starts_with("approved"), "{ok}");
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!w.exists("ws/build"));
+    let records = last_records(&w);
+    let kinds: Vec<&str> = records
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    let req = kinds.iter().position(|k| *k == "approval.request").unwrap();
+    let ans = kinds.iter().position(|k| *k == "approval").unwrap();
+    let exec = kinds.iter().position(|k| *k == "exec").unwrap();
+    assert!(req < ans && ans < exec, "{kinds:?}");
+    assert_eq!(records[ans]["data"]["approver"], "alice");
+    assert_eq!(records[ans]["data"]["channel"], "service");
+    assert_eq!(records[ans]["data"]["dual"], true);
+    // Approved, the command still ran in the sandbox.
+    assert!(
+        records.iter().find(|r| r["kind"] == "command.end").unwrap()["data"]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "landlock")
+    );
+}
+
+/// With `two_approvers`, one approval is not enough, the same person approving twice counts
+/// once, and a second person makes it run; both approvals are audited.
+fn dual_approval_needs_two_distinct_approvers(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.write(
+        "home/.config/brig/config.toml",
+        "[approvals]\ntwo_approvers = true\n",
+    );
+    w.setup("mkdir -p build && touch build/keep");
+    let (child, id) = spawn_waiting(&w, ON_REQUEST, &["rm", "-rf", "build"]);
+    let first = w.brig(&["approvals", "approve", &id, "--as", "alice"]);
+    assert!(first.ok().stdout.contains("1 of 2"), "{first}");
+    let again = w.brig(&["approvals", "approve", &id, "--as", "alice"]);
+    assert!(again.ok().stdout.contains("already approved"), "{again}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(w.exists("ws/build/keep"), "one approver is not enough");
+    let listed = w.brig(&["approvals", "list"]).ok().stdout.clone();
+    assert!(listed.contains("1/2 approvals"), "{listed}");
+    w.brig(&["approvals", "approve", &id, "--as", "bob"]).ok();
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!w.exists("ws/build"));
+    let approvers: Vec<String> = last_records(&w)
+        .iter()
+        .filter(|r| r["kind"] == "approval")
+        .map(|r| r["data"]["approver"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(approvers, ["alice", "bob"]);
+}
+
+/// A denial refuses (exit 118) and names who denied; so does nobody answering in time.
+fn denial_and_timeout_refuse(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.setup("mkdir -p build && touch build/keep");
+    let (child, id) = spawn_waiting(&w, ON_REQUEST, &["rm", "-rf", "build"]);
+    w.brig(&["approvals", "deny", &id, "--as", "carol"]).ok();
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(118), "{err}");
+    assert!(err.contains("denied by carol"), "{err}");
+    assert!(w.exists("ws/build/keep"));
+    w.write("aux/quick.toml", "[approvals]\ntimeout = 1\n");
+    let quick = w.aux.join("quick.toml");
+    let out = w.brig(&[
+        "run",
+        "--config",
+        quick.to_str().unwrap(),
+        "--approval-policy",
+        "on-request",
+        "--no-tty-prompt",
+        "--",
+        "rm",
+        "-rf",
+        "build",
+    ]);
+    out.code_is(118);
+    assert!(out.stderr.contains("nobody approved"), "{out}");
+    assert!(w.exists("ws/build/keep"));
+    let records = last_records(&w);
+    assert!(records
+        .iter()
+        .any(|r| r["kind"] == "approval" && r["data"]["decision"] == "timeout"));
+}
+
+/// The prompt on the reviewer's terminal (`/dev/tty`, here a pty made by `script`): the request
+/// is shown with what it destroys, "o" approves once, the command runs.
+fn tty_approval_through_a_pty(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["script"]) {
+        return;
+    }
+    let w = t.world();
+    w.setup("mkdir -p build && touch build/keep");
+    let inner = format!(
+        "{} run --approval-policy on-request -- rm -rf build; echo status=$?",
+        brig_bin().display()
+    );
+    let out = w.sh(&format!(
+        "(sleep 1; echo o) | script -qec '{inner}' /dev/null"
+    ));
+    assert!(out.stdout.contains("Approve? [o]nce"), "{out}");
+    assert!(out.stdout.contains("destroys: build"), "{out}");
+    assert!(out.stdout.contains("status=0"), "{out}");
+    assert!(!w.exists("ws/build"));
+    let records = last_records(&w);
+    let answer = records.iter().find(|r| r["kind"] == "approval").unwrap();
+    assert_eq!(answer["data"]["channel"], "tty");
+}
+
+/// While a request waits, a sandboxed command that knows where it is cannot list it, read it,
+/// reach its socket or approve it with brig itself; the request stays unanswered.
+fn the_sandbox_cannot_answer_its_own_request(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    w.setup("mkdir -p build && touch build/keep");
+    let (child, id) = spawn_waiting(&w, ON_REQUEST, &["rm", "-rf", "build"]);
+    let dir = approvals_dir(&w);
+    let brig = brig_bin().display().to_string();
+    let script = format!(
+        "ls {d} && echo LISTED; cat {d}/{id}.json && echo READ; \
+         {brig} approvals approve {id} --as agent && echo APPROVED; \
+         python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); \
+         s.sendall(b\"{{\\\"op\\\":\\\"approve\\\",\\\"approver\\\":\\\"agent\\\"}}\\n\"); print(\"SENT\", s.recv(200))' {d}/{id}.sock; true",
+        d = dir.display()
+    );
+    let out = w.brig(&[
+        "run",
+        "--pass-env",
+        "XDG_STATE_HOME",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    out.ok();
+    for bad in ["LISTED", "READ", "APPROVED", "SENT"] {
+        assert!(
+            !out.stdout.contains(bad),
+            "the sandbox reached the request ({bad}):\n{out}"
+        );
+    }
+    let listed = w.brig(&["approvals", "list"]).ok().stdout.clone();
+    assert!(listed.contains("0/1 approvals"), "{listed}");
+    assert!(w.exists("ws/build/keep"));
+    w.brig(&["approvals", "deny", &id]).ok();
+    let (code, _) = finish(child);
+    assert_eq!(code, Some(118));
+}
