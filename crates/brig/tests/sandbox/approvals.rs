@@ -16,7 +16,84 @@ both_identities!(
     denial_and_timeout_refuse,
     tty_approval_through_a_pty,
     the_sandbox_cannot_answer_its_own_request,
+    remembered_approvals,
 );
+
+/// "session" remembers an approval for the runs that name the same approval session, "always"
+/// writes the narrowest rule to the user's rules file (never the workspace); a destructive
+/// command cannot be remembered at all.
+fn remembered_approvals(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    let untrusted = ["--approval-policy", "untrusted", "--no-tty-prompt"];
+    w.write("aux/quick.toml", "[approvals]\ntimeout = 1\n");
+    let quick = w.aux.join("quick.toml");
+    let with_session = [&untrusted[..], &["--approval-session", "task-7"]].concat();
+    // Session: asked once, then remembered for that session only.
+    let (child, id) = spawn_waiting(&w, &with_session, &["touch", "fast.stamp"]);
+    let shown = w.brig(&["approvals", "show", &id]).ok().stdout.clone();
+    assert!(
+        shown.contains("scopes:    once, session, always"),
+        "{shown}"
+    );
+    w.brig(&["approvals", "approve", &id, "--scope", "session"])
+        .ok();
+    assert_eq!(finish(child).0, Some(0));
+    let mut args = vec!["run"];
+    args.extend(&with_session);
+    args.extend(["--", "touch", "fast.stamp"]);
+    let again = w.brig(&args);
+    again.ok();
+    assert!(w.exists("ws/fast.stamp"));
+    let other = w.brig(&[
+        "run",
+        "--config",
+        quick.to_str().unwrap(),
+        "--approval-policy",
+        "untrusted",
+        "--no-tty-prompt",
+        "--approval-session",
+        "task-8",
+        "--",
+        "touch",
+        "fast.stamp",
+    ]);
+    other.code_is(118);
+    assert!(other.stderr.contains("nobody approved"), "{other}");
+    // Always: written to ~/.config/brig/rules.toml, applies without a session.
+    let (child, id) = spawn_waiting(&w, &untrusted, &["touch", "slow.stamp"]);
+    w.brig(&["approvals", "approve", &id, "--scope", "always"])
+        .ok();
+    assert_eq!(finish(child).0, Some(0));
+    let rules = w
+        .read("home/.config/brig/rules.toml")
+        .expect("the user's rules file");
+    assert!(rules.contains("slow.stamp"), "{rules}");
+    let out = w.brig(&[
+        "run",
+        "--approval-policy",
+        "untrusted",
+        "--no-tty-prompt",
+        "--",
+        "touch",
+        "slow.stamp",
+    ]);
+    out.ok();
+    assert!(!w.exists("ws/.brig.toml"));
+    // Destructive: once only.
+    w.setup("mkdir -p build");
+    let (child, id) = spawn_waiting(&w, &untrusted, &["rm", "-rf", "build"]);
+    let refused = w.brig(&["approvals", "approve", &id, "--scope", "always"]);
+    refused.code_is(1);
+    assert!(
+        refused.stdout.contains("can be approved for: once"),
+        "{refused}"
+    );
+    w.brig(&["approvals", "deny", &id]).ok();
+    assert_eq!(finish(child).0, Some(118));
+}
 
 fn approvals_dir(w: &World) -> std::path::PathBuf {
     w.state_dir().join("brig/approvals")
