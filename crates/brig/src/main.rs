@@ -224,6 +224,20 @@ struct RunArgs {
     /// Never prompt on this terminal; answers come only from `brig approvals` (or the review UI).
     #[arg(long)]
     no_tty_prompt: bool,
+    /// Ask a human to make PATH writable for this run (the agent's widening request; needs
+    /// --justification). Repeatable.
+    #[arg(
+        long = "request-writable",
+        value_name = "PATH",
+        requires = "justification"
+    )]
+    request_writable: Vec<PathBuf>,
+    /// Ask a human to turn the network on for this run (needs --justification).
+    #[arg(long, requires = "justification")]
+    request_network: bool,
+    /// Why the widening is needed, shown to the reviewer and recorded.
+    #[arg(long, value_name = "TEXT")]
+    justification: Option<String>,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -360,7 +374,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let req = args.policy.request()?;
-    let loaded = brig::load(&req)?;
+    let mut loaded = brig::load(&req)?;
     if loaded.plan.mode == Mode::DangerFullAccess {
         eprintln!(
             "brig: WARNING: danger-full-access: `{}` runs with NO sandbox (no filesystem, network or syscall confinement). \
@@ -416,6 +430,65 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         &rules,
         &mut session,
     );
+    let gate = gate.and_then(|()| {
+        if args.request_writable.is_empty() && !args.request_network {
+            return Ok(());
+        }
+        // The agent asks for more than the policy gives: a human decides, and the command
+        // then runs in a sandbox widened by exactly that, never without one.
+        let cwd = std::env::current_dir().map_err(|e| Error::Internal(e.to_string()))?;
+        let paths: Vec<PathBuf> = args
+            .request_writable
+            .iter()
+            .map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) })
+            .collect();
+        let mut widened = req.clone();
+        widened.cli.writable.extend(paths.iter().cloned());
+        if args.request_network {
+            widened.cli.network = Some(brig::NetworkMode::On);
+        }
+        // Checked before anyone is asked: a widening the policy cannot express is an error.
+        let candidate = brig::load(&widened)?;
+        if policy == brig_rules::ApprovalPolicy::Never {
+            return Err(Error::Refused(format!(
+                "the command asks for {}, which needs a human's approval, and the approval policy is `never`{}; it did not run",
+                widening_text(&paths, args.request_network),
+                if loaded.plan.approvals.policy_is_default {
+                    " (no terminal to ask on: pass --approval-policy on-request to wait for `brig approvals`)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        ask_widening(
+            &dirs,
+            &loaded,
+            &args,
+            &shell_line(&argv_text),
+            &widening_text(&paths, args.request_network),
+            args.justification.as_deref().unwrap_or_default(),
+            &mut session,
+        )?;
+        if let Some(s) = session.as_mut() {
+            use sha2::Digest;
+            let hash: String = sha2::Sha256::digest(serde_json::to_vec(&candidate.plan).unwrap_or_default())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            s.record(
+                "policy.widened",
+                serde_json::json!({
+                    "writable_roots": candidate.plan.writable_roots,
+                    "network": candidate.plan.network,
+                    "policy_sha256": hash,
+                    "justification": args.justification,
+                }),
+            )?;
+            s.commit()?;
+        }
+        loaded = candidate;
+        Ok(())
+    });
     if let Err(e) = gate {
         if let Some(s) = session {
             s.finish(&Err(Error::Refused(e.to_string())))?;
@@ -698,6 +771,125 @@ fn user_name() -> String {
             })
         })
         .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// "write access to A, B and the network", for prompts and messages.
+fn widening_text(paths: &[PathBuf], network: bool) -> String {
+    let mut parts: Vec<String> = paths
+        .iter()
+        .map(|p| format!("write access to {}", p.display()))
+        .collect();
+    if network {
+        parts.push("the network".into());
+    }
+    parts.join(" and ")
+}
+
+/// Asks a human to approve the agent's widening request (once; approvals of widenings are not
+/// remembered), recording the request and every answer.
+#[cfg(unix)]
+fn ask_widening(
+    dirs: &brig::Dirs,
+    loaded: &brig::Loaded,
+    args: &RunArgs,
+    line: &str,
+    widening: &str,
+    justification: &str,
+    session: &mut Option<brig::AuditSession>,
+) -> Result<(), Error> {
+    use brig::approve;
+    let action = brig_rules::Action::Prompt { dual: false };
+    let state = brig_rules::ApprovalState::new(action, false);
+    let pending = approve::Pending {
+        id: brig_audit::new_session_id(),
+        command: line.to_string(),
+        cwd: loaded.plan.cwd.display().to_string(),
+        mode: loaded.plan.mode.as_str().to_string(),
+        decision: "widen".into(),
+        destructive: false,
+        destroys: Vec::new(),
+        reasons: vec![
+            format!("the agent asks for {widening}"),
+            format!("justification: {justification}"),
+        ],
+        required: state.required(),
+        approved_by: Vec::new(),
+        scopes: vec!["once".into()],
+        asked_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        timeout_secs: loaded.plan.approvals.timeout_secs,
+        pid: std::process::id(),
+    };
+    let id = pending.id.clone();
+    if let Some(s) = session.as_mut() {
+        s.record(
+            "approval.request",
+            serde_json::json!({
+                "request": id, "command": line, "decision": "widen", "destructive": false,
+                "widening": widening, "justification": justification, "required": 1,
+                "scopes": ["once"], "timeout_secs": pending.timeout_secs,
+            }),
+        )?;
+        s.commit()?;
+    }
+    let mut asking = approve::Asking::new(
+        &approve::approvals_dir(dirs),
+        pending,
+        state,
+        !args.no_tty_prompt,
+        user_name(),
+    )?;
+    let mut failed: Option<Error> = None;
+    let ended = asking.wait(&mut |(approver, channel, decision, _)| {
+        if let Some(s) = session.as_mut() {
+            if let Err(e) = s.record(
+                "approval",
+                serde_json::json!({
+                    "request": id, "command": line, "decision": decision, "approver": approver,
+                    "channel": channel, "scope": "once", "dual": false, "widening": widening,
+                }),
+            ) {
+                failed.get_or_insert(e);
+            }
+        }
+    });
+    drop(asking);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    match ended {
+        approve::Ended::Approved { .. } => Ok(()),
+        approve::Ended::Denied { by } => Err(Error::Refused(format!(
+            "{} for `{}` was denied by {}; it did not run",
+            widening,
+            printable(line),
+            printable(&by)
+        ))),
+        approve::Ended::TimedOut => Err(Error::Refused(format!(
+            "nobody approved {widening} for `{}` in time; it did not run",
+            printable(line)
+        ))),
+        approve::Ended::NoChannel(why) => Err(Error::Refused(format!(
+            "{widening} needs a human's approval, but {why}; it did not run"
+        ))),
+    }
+}
+
+#[cfg(not(unix))]
+fn ask_widening(
+    _dirs: &brig::Dirs,
+    _loaded: &brig::Loaded,
+    _args: &RunArgs,
+    _line: &str,
+    widening: &str,
+    _justification: &str,
+    _session: &mut Option<brig::AuditSession>,
+) -> Result<(), Error> {
+    Err(Error::Refused(format!(
+        "{widening} needs a human's approval, and this platform has no approval channel yet"
+    )))
 }
 
 /// `brig approvals ...`.

@@ -17,7 +17,70 @@ both_identities!(
     tty_approval_through_a_pty,
     the_sandbox_cannot_answer_its_own_request,
     remembered_approvals,
+    agent_widening_request,
 );
+
+/// `--request-writable PATH --justification TEXT` (on-request's widening): without a human it
+/// fails; approved, the command runs sandboxed with exactly that path writable, and the
+/// widening is recorded; without the request the same write is refused by the sandbox.
+fn agent_widening_request(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.t.make_dir(&w.aux.join("out"));
+    let target = w.aux.join("out").join("f");
+    let target_s = target.to_str().unwrap().to_string();
+    let out_dir = w.aux.join("out").display().to_string();
+    // Not asked for: the sandbox refuses the write.
+    w.brig(&["run", "--no-tty-prompt", "--", "touch", &target_s])
+        .failed();
+    assert!(!target.exists());
+    // Asked for, with nobody to ask: refused before anything runs.
+    let out = w.brig(&[
+        "run",
+        "--no-tty-prompt",
+        "--request-writable",
+        &out_dir,
+        "--justification",
+        "build output",
+        "--",
+        "touch",
+        &target_s,
+    ]);
+    out.code_is(118);
+    assert!(out.stderr.contains("write access to"), "{out}");
+    // Asked for and approved: it runs, sandboxed, with that path writable.
+    let (child, id) = spawn_waiting(
+        &w,
+        &[
+            "--approval-policy",
+            "on-request",
+            "--no-tty-prompt",
+            "--request-writable",
+            &out_dir,
+            "--justification",
+            "build output",
+        ],
+        &["touch", &target_s],
+    );
+    let shown = w.brig(&["approvals", "show", &id]).ok().stdout.clone();
+    assert!(shown.contains("justification: build output"), "{shown}");
+    w.brig(&["approvals", "approve", &id, "--as", "alice"]).ok();
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(target.exists());
+    let records = last_records(&w);
+    let widened = records
+        .iter()
+        .find(|r| r["kind"] == "policy.widened")
+        .expect("recorded");
+    assert!(widened["data"]["writable_roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r.as_str() == Some(out_dir.as_str())));
+}
 
 /// "session" remembers an approval for the runs that name the same approval session, "always"
 /// writes the narrowest rule to the user's rules file (never the workspace); a destructive
