@@ -465,6 +465,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             &loaded,
             &args,
             &shell_line(&argv_text),
+            "the agent asks for",
             &widening_text(&paths, args.request_network),
             args.justification.as_deref().unwrap_or_default(),
             &mut session,
@@ -495,18 +496,97 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         return Err(e.into());
     }
-    let outcome = match session {
-        Some(mut session) => {
-            let result = brig::run(&loaded.plan, args.command, &mut |ev| session.event(ev));
-            // The record of how the command ended is durable before brig reports it.
-            let finished = session.finish(&result);
-            // The command's own failure (e.g. stopped because the log could not be written) first.
-            let outcome = result?;
-            finished?;
-            outcome
+    // What the sandbox refused, for `on-failure`'s offer to rerun with a widening.
+    let on_failure = matches!(
+        decided.action,
+        brig_rules::Action::Run {
+            prompt_on_denial: true
         }
-        None => brig::run(&loaded.plan, args.command, &mut |_| Ok(()))?,
+    );
+    let mut denials: Vec<(brig::Layer, String)> = Vec::new();
+    let mut note = |ev: &brig_sandbox::Event<'_>| {
+        if let brig_sandbox::Event::Denied { layer, what, .. } = ev {
+            if on_failure && denials.len() < 100 {
+                denials.push((*layer, what.to_string()));
+            }
+        }
     };
+    let command = args.command.clone();
+    let (mut outcome, mut session) = match session {
+        Some(mut session) => {
+            let result = brig::run(&loaded.plan, command, &mut |ev| {
+                note(&ev);
+                session.event(ev)
+            });
+            match result {
+                Ok(o) => (o, Some(session)),
+                Err(e) => {
+                    // The record of how the command ended is durable before brig reports it;
+                    // the command's own failure is reported first.
+                    let failed: Result<brig::Outcome, Error> = Err(e);
+                    let _ = session.finish(&failed);
+                    return Err(failed.expect_err("the run failed").into());
+                }
+            }
+        }
+        None => (
+            brig::run(&loaded.plan, command, &mut |ev| {
+                note(&ev);
+                Ok(())
+            })?,
+            None,
+        ),
+    };
+    let rerun = if on_failure && !denials.is_empty() {
+        offer_rerun(
+            &dirs,
+            &req,
+            &loaded,
+            &args,
+            &argv_text,
+            &denials,
+            &mut session,
+        )
+    } else {
+        Ok(None)
+    };
+    if let Some(s) = session.take() {
+        s.finish(&Ok(outcome.clone()))?;
+    }
+    if let Some(widened) = rerun? {
+        eprintln!(
+            "brig: rerunning `{}` with the approved widening",
+            printable(&shell_line(&argv_text))
+        );
+        let mut session = if widened.plan.audit.enabled {
+            Some(brig::AuditSession::start(
+                &dirs,
+                &widened,
+                &args.command,
+                &brig::Decided {
+                    verdict: decided.verdict.clone(),
+                    action: brig_rules::Action::Run {
+                        prompt_on_denial: false,
+                    },
+                    policy,
+                },
+            )?)
+        } else {
+            None
+        };
+        let result = brig::run(
+            &widened.plan,
+            args.command.clone(),
+            &mut |ev| match session.as_mut() {
+                Some(s) => s.event(ev),
+                None => Ok(()),
+            },
+        );
+        if let Some(s) = session {
+            s.finish(&result)?;
+        }
+        outcome = result?;
+    }
     let mut seen = std::collections::BTreeSet::new();
     for b in &outcome.blocked_creates {
         if seen.insert(b.clone()) && seen.len() <= 20 {
@@ -773,6 +853,108 @@ fn user_name() -> String {
         .unwrap_or_else(|| format!("uid {uid}"))
 }
 
+/// `on-failure`: the sandbox refused something; offers the human the narrowest widening that
+/// would have allowed it (the parent directories of the refused writes, the network for a
+/// refused socket) and returns the widened plan when approved. Nothing is offered for what
+/// no widening may allow (protected names, reads of secrets, brig's own directories: the
+/// policy refuses those roots).
+fn offer_rerun(
+    dirs: &brig::Dirs,
+    req: &brig::Request,
+    loaded: &brig::Loaded,
+    args: &RunArgs,
+    argv: &[String],
+    denials: &[(brig::Layer, String)],
+    session: &mut Option<brig::AuditSession>,
+) -> Result<Option<brig::Loaded>, Error> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut network = false;
+    let mut shown = Vec::new();
+    for (layer, what) in denials {
+        match layer {
+            brig::Layer::MountNamespace | brig::Layer::Landlock => {
+                if what.starts_with("read ") {
+                    continue;
+                }
+                let Some(start) = what.find('/') else {
+                    continue;
+                };
+                let Some((path, _)) = what[start..].rsplit_once(": ") else {
+                    continue;
+                };
+                let path = path.rsplit(" -> ").next().unwrap_or(path);
+                let Some(parent) = std::path::Path::new(path).parent() else {
+                    continue;
+                };
+                if parent == std::path::Path::new("/") {
+                    continue;
+                }
+                let parent = parent.to_path_buf();
+                if !paths.contains(&parent) && paths.len() < 5 {
+                    paths.push(parent);
+                    shown.push(what.clone());
+                }
+            }
+            brig::Layer::Seccomp
+                if what.starts_with("socket(family 2)")
+                    || what.starts_with("socket(family 10)") =>
+            {
+                if !network {
+                    network = true;
+                    shown.push(what.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    // Only what the policy can express (a root it refuses is not offered).
+    paths.retain(|p| {
+        let mut r = req.clone();
+        r.cli.writable.push(p.clone());
+        brig::load(&r).is_ok()
+    });
+    if paths.is_empty() && !network {
+        return Ok(None);
+    }
+    let mut widened = req.clone();
+    widened.cli.writable.extend(paths.iter().cloned());
+    if network {
+        widened.cli.network = Some(brig::NetworkMode::On);
+    }
+    let candidate = brig::load(&widened)?;
+    let justification = format!("the sandbox refused: {}", shown.join("; "));
+    match ask_widening(
+        dirs,
+        loaded,
+        args,
+        &shell_line(argv),
+        "the sandbox refused it (on-failure); brig offers a rerun with",
+        &widening_text(&paths, network),
+        &justification,
+        session,
+    ) {
+        Ok(()) => {
+            if let Some(s) = session.as_mut() {
+                s.record(
+                    "policy.widened",
+                    serde_json::json!({
+                        "writable_roots": candidate.plan.writable_roots,
+                        "network": candidate.plan.network,
+                        "justification": justification,
+                        "rerun": true,
+                    }),
+                )?;
+            }
+            Ok(Some(candidate))
+        }
+        // Declined or unanswered: the first run's result stands.
+        Err(e) => {
+            eprintln!("brig: {e}");
+            Ok(None)
+        }
+    }
+}
+
 /// "write access to A, B and the network", for prompts and messages.
 fn widening_text(paths: &[PathBuf], network: bool) -> String {
     let mut parts: Vec<String> = paths
@@ -788,11 +970,13 @@ fn widening_text(paths: &[PathBuf], network: bool) -> String {
 /// Asks a human to approve the agent's widening request (once; approvals of widenings are not
 /// remembered), recording the request and every answer.
 #[cfg(unix)]
+#[allow(clippy::too_many_arguments)]
 fn ask_widening(
     dirs: &brig::Dirs,
     loaded: &brig::Loaded,
     args: &RunArgs,
     line: &str,
+    asker: &str,
     widening: &str,
     justification: &str,
     session: &mut Option<brig::AuditSession>,
@@ -809,7 +993,7 @@ fn ask_widening(
         destructive: false,
         destroys: Vec::new(),
         reasons: vec![
-            format!("the agent asks for {widening}"),
+            format!("{asker} {widening}"),
             format!("justification: {justification}"),
         ],
         required: state.required(),
@@ -878,11 +1062,13 @@ fn ask_widening(
 }
 
 #[cfg(not(unix))]
+#[allow(clippy::too_many_arguments)]
 fn ask_widening(
     _dirs: &brig::Dirs,
     _loaded: &brig::Loaded,
     _args: &RunArgs,
     _line: &str,
+    _asker: &str,
     widening: &str,
     _justification: &str,
     _session: &mut Option<brig::AuditSession>,

@@ -18,7 +18,41 @@ both_identities!(
     the_sandbox_cannot_answer_its_own_request,
     remembered_approvals,
     agent_widening_request,
+    on_failure_offers_a_rerun_with_the_widening,
 );
+
+/// `on-failure`: the command runs sandboxed; when the sandbox refused a write, brig offers a
+/// rerun with exactly the parent directory writable; approved, the rerun succeeds in its own
+/// session; declined, the first result stands.
+fn on_failure_offers_a_rerun_with_the_widening(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.t.make_dir(&w.aux.join("out"));
+    let target = w.aux.join("out").join("f");
+    let script = format!("touch {} && echo wrote", target.display());
+    let args = ["--approval-policy", "on-failure", "--no-tty-prompt"];
+    // Declined: the first run's failure stands.
+    let (child, id) = spawn_waiting(&w, &args, &["sh", "-c", &script]);
+    let shown = w.brig(&["approvals", "show", &id]).ok().stdout.clone();
+    assert!(
+        shown.contains(&format!("write access to {}", w.aux.join("out").display())),
+        "{shown}"
+    );
+    assert!(shown.contains("Read-only file system"), "{shown}");
+    w.brig(&["approvals", "deny", &id]).ok();
+    let (code, _) = finish(child);
+    assert_ne!(code, Some(0));
+    assert!(!target.exists());
+    // Approved: rerun, sandboxed, with that directory writable.
+    let (child, id) = spawn_waiting(&w, &args, &["sh", "-c", &script]);
+    w.brig(&["approvals", "approve", &id]).ok();
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(target.exists());
+    assert!(err.contains("rerunning"), "{err}");
+}
 
 /// `--request-writable PATH --justification TEXT` (on-request's widening): without a human it
 /// fails; approved, the command runs sandboxed with exactly that path writable, and the
