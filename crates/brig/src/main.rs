@@ -525,7 +525,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     // the command's own failure is reported first.
                     let failed: Result<brig::Outcome, Error> = Err(e);
                     let _ = session.finish(&failed);
-                    return Err(failed.expect_err("the run failed").into());
+                    return failed
+                        .map(|_| ExitCode::SUCCESS)
+                        .map_err(anyhow::Error::from);
                 }
             }
         }
@@ -896,13 +898,12 @@ fn offer_rerun(
                 }
             }
             brig::Layer::Seccomp
-                if what.starts_with("socket(family 2)")
-                    || what.starts_with("socket(family 10)") =>
+                if !network
+                    && (what.starts_with("socket(family 2)")
+                        || what.starts_with("socket(family 10)")) =>
             {
-                if !network {
-                    network = true;
-                    shown.push(what.clone());
-                }
+                network = true;
+                shown.push(what.clone());
             }
             _ => {}
         }
