@@ -254,27 +254,41 @@ impl Guard {
             Reply::Deferred(open, cloexec) => {
                 let listener = self.listener.try_clone()?;
                 let id = n.id;
-                std::thread::spawn(move || {
+                let spawned = std::thread::Builder::new().spawn(move || {
                     let fd = listener.as_fd();
                     let _ = match open() {
                         Ok(file) => notif::add_fd_send(fd, id, file.as_fd(), cloexec).map(drop),
                         Err(e) => notif::respond_errno(fd, id, e).map(drop),
                     };
                 });
-                Ok(())
+                self.unless_spawned(spawned, id)
             }
             Reply::DeferredValue(call) => {
                 let listener = self.listener.try_clone()?;
                 let id = n.id;
-                std::thread::spawn(move || {
+                let spawned = std::thread::Builder::new().spawn(move || {
                     let fd = listener.as_fd();
                     let _ = match call() {
                         Ok(v) => notif::respond_value(fd, id, v).map(drop),
                         Err(e) => notif::respond_errno(fd, id, e).map(drop),
                     };
                 });
-                Ok(())
+                self.unless_spawned(spawned, id)
             }
+        }
+    }
+
+    /// When no thread could be started for a blocking call (the sandbox is at its process
+    /// limit, which counts the supervisor's threads too), the call fails with `EAGAIN`, as a
+    /// `fork` would, instead of taking the supervisor down.
+    fn unless_spawned(
+        &self,
+        spawned: io::Result<std::thread::JoinHandle<()>>,
+        id: u64,
+    ) -> io::Result<()> {
+        match spawned {
+            Ok(_) => Ok(()),
+            Err(_) => notif::respond_errno(self.listener.as_fd(), id, libc::EAGAIN).map(drop),
         }
     }
 

@@ -11,7 +11,8 @@
 //!    never following symlinks) get read-only binds of themselves;
 //! 6. secrets are covered by an empty, mode-000, read-only file or directory;
 //! 7. private `/tmp`, `/var/tmp`, minimal `/dev`, fresh `/proc` (with read-only `/proc/sys`),
-//!    and an empty `/run` (host daemons' sockets: docker, D-Bus, ssh-agent, ...).
+//!    and an empty `/run` (host daemons' sockets: docker, D-Bus, ssh-agent, ...). The private
+//!    `/tmp`, `/var/tmp` and `/dev/shm` are bounded in size and inodes when the limits say so.
 //!
 //! Every bind is placed with `move_mount` onto a descriptor opened with `O_NOFOLLOW`, so a
 //! workspace that a previous command filled with symlinks cannot redirect a mount.
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use brig_policy::{EnforcementPlan, Mode, NetworkMode};
 
+use crate::limits::{tmpfs_options, ScratchSizes};
 use crate::sys::{self, cstr, EntryKind};
 use crate::walk::{self, Protected};
 
@@ -171,10 +173,11 @@ impl Mask {
     }
 }
 
-/// Builds the whole filesystem view for `plan`. Must run in a fresh mount namespace, in the
-/// sandbox's PID namespace (for `/proc`).
+/// Builds the whole filesystem view for `plan`, with the private scratch filesystems of
+/// `sizes`. Must run in a fresh mount namespace, in the sandbox's PID namespace (for `/proc`).
 pub fn setup(
     plan: &EnforcementPlan,
+    sizes: ScratchSizes,
     found: &mut dyn FnMut() -> Result<Found, String>,
 ) -> Result<Mounted, MountError> {
     let root = Path::new("/");
@@ -272,7 +275,7 @@ pub fn setup(
     for p in ["/tmp", "/var/tmp"] {
         let p = Path::new(p);
         if open_nofollow(p).is_ok() {
-            tmpfs(p, "mode=1777", 0)?;
+            tmpfs(p, &tmpfs_options("mode=1777", sizes.tmp), 0)?;
             mounted.scratch_devs.push(dev_of(p)?);
         }
     }
@@ -416,7 +419,7 @@ pub fn setup(
         )?;
     }
 
-    setup_dev(&devices, &mut mounted)?;
+    setup_dev(&devices, sizes.shm, &mut mounted)?;
     setup_proc()?;
     Ok(mounted)
 }
@@ -445,7 +448,11 @@ fn make_dirs(base: &Path, rel: &Path) -> Result<(), MountError> {
     Ok(())
 }
 
-fn setup_dev(devices: &[(&str, OwnedFd)], mounted: &mut Mounted) -> Result<(), MountError> {
+fn setup_dev(
+    devices: &[(&str, OwnedFd)],
+    shm_size: Option<u64>,
+    mounted: &mut Mounted,
+) -> Result<(), MountError> {
     let dev = Path::new("/dev");
     tmpfs(dev, "mode=755", libc::MS_NOEXEC)?;
     for (name, tree) in devices {
@@ -474,7 +481,7 @@ fn setup_dev(devices: &[(&str, OwnedFd)], mounted: &mut Mounted) -> Result<(), M
     )?;
     let shm = dev.join("shm");
     ctx(std::fs::create_dir(&shm), "create /dev/shm", &shm)?;
-    tmpfs(&shm, "mode=1777", 0)?;
+    tmpfs(&shm, &tmpfs_options("mode=1777", shm_size), 0)?;
     mounted.scratch_devs.push(dev_of(&shm)?);
     for (link, to) in [
         ("ptmx", "pts/ptmx"),

@@ -1,8 +1,9 @@
 //! What this host can enforce (`brig doctor`).
 //!
 //! Every check asks the kernel directly (a throwaway user namespace, the Landlock ABI query,
-//! seccomp's list of actions) rather than guessing from version numbers, and every missing
-//! feature comes with the fix brig knows for it.
+//! seccomp's list of actions, the cgroup hierarchies this process could write) rather than
+//! guessing from version numbers, and every missing feature comes with the fix brig knows for
+//! it.
 
 use brig_sandbox::{Capabilities, Feature, Layer};
 
@@ -111,15 +112,8 @@ pub fn probe() -> Capabilities {
         fix: (!mount_api).then(|| "Linux 5.12 or newer".to_string()),
     });
 
-    let (cg_ok, cg_detail) = cgroup_v2();
-    features.push(Feature {
-        name: "cgroup-v2-delegation",
-        available: cg_ok,
-        detail: cg_detail,
-        fix: (!cg_ok).then(|| {
-            "not used yet (resource limits are a later feature); they will need a delegated cgroup v2 subtree: boot with systemd.unified_cgroup_hierarchy=1, or run under `systemd-run --user --scope -p Delegate=yes`".to_string()
-        }),
-    });
+    // Resource limits: which mechanism applies, and which explicit limits are enforced.
+    features.extend(crate::limits::features(&crate::limits::HostView::discover()));
 
     let overlay =
         read("/proc/filesystems").is_some_and(|s| s.lines().any(|l| l.ends_with("\toverlay")));
@@ -163,7 +157,7 @@ pub fn probe() -> Capabilities {
     }
 }
 
-fn release_at_least(release: &str, major: u32, minor: u32) -> bool {
+pub(crate) fn release_at_least(release: &str, major: u32, minor: u32) -> bool {
     let mut it = release
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|s| s.parse::<u32>().ok());
@@ -171,47 +165,6 @@ fn release_at_least(release: &str, major: u32, minor: u32) -> bool {
         (Some(a), Some(b)) => (a, b) >= (major, minor),
         _ => false,
     }
-}
-
-fn cgroup_v2() -> (bool, String) {
-    let own = read("/proc/self/cgroup").unwrap_or_default();
-    let path = own
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .unwrap_or("")
-        .to_string();
-    for mount in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
-        let controllers = format!("{mount}/cgroup.controllers");
-        if let Some(ctrl) = read(&controllers) {
-            let dir = format!("{mount}{path}");
-            let c = sys::cstr(&dir).ok();
-            // SAFETY-free check: access(2) through std is not available; use metadata + uid.
-            let writable = c.is_some()
-                && std::fs::metadata(&dir)
-                    .map(|m| {
-                        use std::os::unix::fs::MetadataExt;
-                        m.uid() == sys::ids().0 || sys::ids().0 == 0
-                    })
-                    .unwrap_or(false);
-            let enabled = if ctrl.is_empty() {
-                "no controllers enabled"
-            } else {
-                ctrl.as_str()
-            };
-            return (
-                writable && !ctrl.is_empty(),
-                format!(
-                    "cgroup2 at {mount}, own cgroup {dir} ({}; controllers: {enabled})",
-                    if writable {
-                        "writable"
-                    } else {
-                        "not delegated"
-                    }
-                ),
-            );
-        }
-    }
-    (false, "no cgroup2 hierarchy found".into())
 }
 
 #[cfg(test)]

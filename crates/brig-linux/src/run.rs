@@ -17,20 +17,29 @@
 //! the PID namespace (daemons, `setsid` children, stopped processes). If brig dies, init gets
 //! SIGKILL (parent-death signal) and a hang-up on its pipe, and the same happens.
 //!
+//! Resource limits (`limits.rs`): brig creates the run's cgroups before the clone and moves
+//! init into them before sending it the protected-path walk, which init waits for before it
+//! starts the command; the command's process sets the fallback rlimits before `execve`; the
+//! scratch filesystems get their sizes; and init keeps the wall clock: at the timeout it sends
+//! SIGTERM (and SIGCONT) to every process of the namespace, after the grace SIGKILL. brig
+//! keeps a later deadline of its own in case init does not act.
+//!
 //! Init talks to brig over a pipe with a line protocol (`exit N`, `signal N`, `execerr N`,
-//! `blocked PATH`, `setup MESSAGE`).
+//! `blocked PATH`, `setup MESSAGE`, `started`, `limit timeout`).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use brig_policy::{AuditFiles, EnforcementPlan, Mode, NetworkMode};
-use brig_sandbox::{Command, Event, Exit, Layer, Outcome, Usage};
+use brig_sandbox::{Command, Event, Exit, Layer, LimitHit, Limits, Outcome, Usage};
 
 use crate::guard::{unescape, Guard};
 use crate::landlock_rules;
+use crate::limits::{Enforcement, HostView, Rlimits, RunCgroups, ScratchSizes};
 use crate::mounts;
 use crate::seccomp::{self, FilterSpec, Record};
 use crate::sys::{self, seccomp as sc, Forked};
@@ -168,7 +177,7 @@ fn exec_candidates(cands: &[CString], argv: &[CString], envp: &[CString]) -> io:
     best
 }
 
-/// Runs `cmd` confined by `plan`. Blocks until the command ends.
+/// Runs `cmd` confined by `plan`, with no resource limits. Blocks until the command ends.
 ///
 /// Must be called while the process is single-threaded (it forks).
 pub fn run(
@@ -177,11 +186,64 @@ pub fn run(
     opts: &RunOptions,
     sink: &mut dyn FnMut(Event<'_>) -> Result<(), String>,
 ) -> Result<Outcome, RunError> {
+    run_with_limits(plan, cmd, opts, &Limits::default(), sink)
+}
+
+/// Runs `cmd` confined by `plan` and bounded by `limits`. Blocks until the command ends.
+///
+/// An explicit limit this host cannot enforce is refused ([`RunError::Unavailable`], before
+/// anything runs); a default one is enforced by the best mechanism available (see
+/// `docs/limits.md`, and [`crate::probe`] for what applies here). In `danger-full-access`
+/// nothing is enforced: an explicit limit is refused, defaults are ignored.
+///
+/// Must be called while the process is single-threaded (it forks).
+pub fn run_with_limits(
+    plan: &EnforcementPlan,
+    cmd: &Command,
+    opts: &RunOptions,
+    limits: &Limits,
+    sink: &mut dyn FnMut(Event<'_>) -> Result<(), String>,
+) -> Result<Outcome, RunError> {
     let argv = argv_c(cmd)?;
+    limits
+        .validate()
+        .map_err(|e| RunError::Setup(format!("invalid resource limit: {e}")))?;
     if plan.mode == Mode::DangerFullAccess {
+        if let Some(name) = first_explicit(limits) {
+            return Err(RunError::Unavailable {
+                what: "resource limits",
+                detail: format!(
+                    "{name} was asked for, but danger-full-access runs the command without a sandbox and limits are enforced only inside one"
+                ),
+                fix: "drop the limit, or run in workspace-write or read-only mode",
+            });
+        }
         return run_unconfined(plan, cmd, argv);
     }
-    run_confined(plan, cmd, argv, opts, sink)
+    let enforcement = crate::limits::resolve(limits, &HostView::discover()).map_err(|r| {
+        RunError::Unavailable {
+            what: r.what,
+            detail: r.detail,
+            fix: r.fix,
+        }
+    })?;
+    run_confined(plan, cmd, argv, opts, &enforcement, sink)
+}
+
+/// The name of the first limit the user asked for, if any.
+fn first_explicit(l: &Limits) -> Option<&'static str> {
+    let e = |x: Option<bool>| x.unwrap_or(false);
+    [
+        ("a memory limit", e(l.memory_bytes.map(|x| x.explicit))),
+        ("a process limit", e(l.processes.map(|x| x.explicit))),
+        ("a CPU limit", e(l.cpus.map(|x| x.explicit))),
+        ("a timeout", e(l.timeout.map(|x| x.explicit))),
+        ("a /tmp size", e(l.tmp_bytes.map(|x| x.explicit))),
+        ("a /dev/shm size", e(l.shm_bytes.map(|x| x.explicit))),
+        ("a file size limit", e(l.file_bytes.map(|x| x.explicit))),
+    ]
+    .into_iter()
+    .find_map(|(name, explicit)| explicit.then_some(name))
 }
 
 /// danger-full-access: no confinement at all, but still a child brig waits for, so that the
@@ -241,6 +303,7 @@ fn run_unconfined(
         layers: Vec::new(),
         usage: usage_of(&ru),
         blocked_creates: Vec::new(),
+        limits_hit: Vec::new(),
     })
 }
 
@@ -258,6 +321,8 @@ fn usage_of(ru: &libc::rusage) -> Usage {
         user_us: us(ru.ru_utime),
         sys_us: us(ru.ru_stime),
         max_rss_kb: ru.ru_maxrss as u64,
+        peak_memory_bytes: None,
+        peak_processes: None,
     }
 }
 
@@ -266,6 +331,7 @@ fn run_confined(
     cmd: &Command,
     argv: Vec<CString>,
     opts: &RunOptions,
+    limits: &Enforcement,
     sink: &mut dyn FnMut(Event<'_>) -> Result<(), String>,
 ) -> Result<Outcome, RunError> {
     let program = cmd.argv.first().cloned().unwrap_or_default();
@@ -279,6 +345,14 @@ fn run_confined(
     };
     let filter = seccomp::build(&spec);
     let (uid, gid) = sys::ids();
+    // Before anything exists: a cgroup that cannot be set up stops the run here.
+    let cgroups = RunCgroups::create(limits)
+        .map_err(|e| RunError::Setup(format!("setting up resource limits: {e}")))?;
+    let bounds = InitLimits {
+        scratch: limits.scratch(),
+        rlimits: limits.rlimits(),
+        timeout: limits.timeout.map(|t| (t, limits.grace)),
+    };
 
     let (report_r, report_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
     let (alive_r, alive_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
@@ -305,7 +379,7 @@ fn run_confined(
             drop(found_w);
             let code = init_main(
                 plan, uid, gid, &report_w, alive_r, found_r, spec, filter, &cands, &argv, &envp,
-                &cwd,
+                &cwd, bounds,
             );
             sys::exit_now(code)
         }
@@ -313,10 +387,20 @@ fn run_confined(
             drop(report_w);
             drop(alive_r);
             drop(found_r);
+            // Into the run's cgroups before PID 1 gets the walk: it starts the command only
+            // after reading it.
+            if let Err(e) = cgroups.attach(pid) {
+                let _ = sys::kill(pid, libc::SIGKILL);
+                drop(found_w);
+                let _ = parent_main(pid, report_r, &sigfd, sink, limits, &cgroups);
+                return Err(RunError::Setup(format!(
+                    "moving the sandbox into its cgroup: {e}"
+                )));
+            }
             // While PID 1 builds the mounts, find the protected entries of the writable roots.
             let _ = sys::write_all(found_w.as_fd(), &walk_roots(plan, opts));
             drop(found_w);
-            let r = parent_main(pid, report_r, &sigfd, sink);
+            let r = parent_main(pid, report_r, &sigfd, sink, limits, &cgroups);
             drop(alive_w);
             r
         }
@@ -351,12 +435,24 @@ fn unavailable_userns(e: io::Error) -> RunError {
     }
 }
 
-/// brig's side: relay signals, hand PID 1's reports to `sink` as they arrive, reap PID 1.
+/// How long after init's own deadline (timeout + grace) brig kills init itself.
+const BACKSTOP: Duration = Duration::from_secs(5);
+
+/// Milliseconds until `t` for poll(2), rounded up (0 when past).
+fn ms_until(t: Instant) -> libc::c_int {
+    let left = t.saturating_duration_since(Instant::now());
+    libc::c_int::try_from(left.as_millis() + 1).unwrap_or(libc::c_int::MAX)
+}
+
+/// brig's side: relay signals, hand PID 1's reports to `sink` as they arrive, reap PID 1,
+/// then read what the cgroups saw.
 fn parent_main(
     init: libc::pid_t,
     report: OwnedFd,
     sigfd: &OwnedFd,
     sink: &mut dyn FnMut(Event<'_>) -> Result<(), String>,
+    limits: &Enforcement,
+    cgroups: &RunCgroups,
 ) -> Result<Outcome, RunError> {
     let mut pending = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -365,12 +461,22 @@ fn parent_main(
         layers: Vec::new(),
         usage: Usage::default(),
         blocked_creates: Vec::new(),
+        limits_hit: Vec::new(),
     };
     let mut exited = false;
+    let mut timed_out = false;
+    let mut backstop: Option<Instant> = None;
     let mut failure: Option<RunError> = None;
     loop {
-        let rev = sys::poll_in(&[report.as_fd(), sigfd.as_fd()], -1)
+        let wait = backstop.map_or(-1, ms_until);
+        let rev = sys::poll_in(&[report.as_fd(), sigfd.as_fd()], wait)
             .map_err(|e| RunError::Os("poll", e))?;
+        if backstop.is_some_and(|b| Instant::now() >= b) {
+            // Init did not end the sandbox at the timeout: end it from here.
+            let _ = sys::kill(init, libc::SIGKILL);
+            timed_out = true;
+            backstop = None;
+        }
         if rev[1] != 0 {
             while let Ok(Some(sig)) = sys::read_signal(sigfd.as_fd()) {
                 let _ = sys::kill(init, sig);
@@ -462,6 +568,18 @@ fn parent_main(
                     }
                     None
                 }
+                "started" => {
+                    backstop = limits
+                        .timeout
+                        .map(|t| Instant::now() + t + limits.grace + BACKSTOP);
+                    None
+                }
+                "limit" => {
+                    if rest == "timeout" {
+                        timed_out = true;
+                    }
+                    None
+                }
                 "setup" => {
                     failure.get_or_insert(RunError::Setup(rest.to_string()));
                     None
@@ -497,8 +615,29 @@ fn parent_main(
     }
     let (status, ru) = sys::wait4(init).map_err(|e| RunError::Os("wait4", e))?;
     outcome.usage = usage_of(&ru);
+    let seen = cgroups.observed();
+    outcome.usage.peak_memory_bytes = seen.peak_memory;
+    outcome.usage.peak_processes = seen.peak_processes;
+    if timed_out {
+        if let Some(after) = limits.timeout {
+            outcome.limits_hit.push(LimitHit::Timeout { after });
+        }
+    }
+    if let (true, Some((limit_bytes, _))) = (seen.oom_kills > 0, limits.memory) {
+        outcome.limits_hit.push(LimitHit::Memory { limit_bytes });
+    }
+    if let (true, Some((limit, _))) = (seen.pids_max_hits > 0, limits.processes) {
+        outcome.limits_hit.push(LimitHit::Processes { limit });
+    }
     if let Some(f) = failure {
         return Err(f);
+    }
+    // Init itself killed at a limit (by brig's backstop, or chosen by the out-of-memory
+    // killer): the command ended there, which the outcome says.
+    let killed = libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL;
+    if !exited && killed && !outcome.limits_hit.is_empty() {
+        outcome.exit = Exit::Signal(libc::SIGKILL);
+        exited = true;
     }
     if !exited {
         let why = if libc::WIFSIGNALED(status) {
@@ -605,6 +744,15 @@ impl Reporter<'_> {
     }
 }
 
+/// What PID 1 and the command's process need of the limits.
+#[derive(Clone, Copy)]
+struct InitLimits {
+    scratch: ScratchSizes,
+    rlimits: Rlimits,
+    /// The wall-clock timeout and the grace between SIGTERM and SIGKILL.
+    timeout: Option<(Duration, Duration)>,
+}
+
 /// The sandbox's PID 1. Returns its exit code (only meaningful to brig for setup failures).
 #[allow(clippy::too_many_arguments)]
 fn init_main(
@@ -620,15 +768,16 @@ fn init_main(
     argv: &[CString],
     envp: &[CString],
     cwd: &CString,
+    bounds: InitLimits,
 ) -> i32 {
     let rep = Reporter(report_w);
-    match init_setup(plan, uid, gid, &rep, &found_r) {
+    match init_setup(plan, uid, gid, &rep, &found_r, bounds.scratch) {
         Ok((scratch, layers)) => {
             for l in layers {
                 rep.line("layer", l.as_str());
             }
             match supervise(
-                plan, scratch, &rep, alive_r, spec, filter, cands, argv, envp, cwd,
+                plan, scratch, &rep, alive_r, spec, filter, cands, argv, envp, cwd, bounds,
             ) {
                 Ok(()) => 0,
                 Err(e) => {
@@ -660,6 +809,7 @@ fn init_setup(
     gid: libc::gid_t,
     rep: &Reporter<'_>,
     found_r: &OwnedFd,
+    sizes: ScratchSizes,
 ) -> Result<(Scratch, Vec<Layer>), String> {
     let start = std::time::Instant::now();
     let trace = |what: &str| {
@@ -677,7 +827,7 @@ fn init_setup(
     // CAP_SYS_PTRACE), so it can neither read host secrets there nor forge reports.
     sys::set_non_dumpable().map_err(|e| format!("making the supervisor non-dumpable: {e}"))?;
     trace("id maps");
-    let mounted = mounts::setup(plan, &mut || read_found(found_r, plan)).map_err(|e| {
+    let mounted = mounts::setup(plan, sizes, &mut || read_found(found_r, plan)).map_err(|e| {
         if matches!(e.source.raw_os_error(), Some(libc::ENOSYS)) {
             format!("{MISSING}the new mount API (open_tree/move_mount/mount_setattr, Linux 5.12+) is not available: {e}")
         } else {
@@ -739,6 +889,7 @@ fn supervise(
     argv: &[CString],
     envp: &[CString],
     cwd: &CString,
+    bounds: InitLimits,
 ) -> Result<(), String> {
     let sigfd = sys::block_signals_to_fd(&[
         libc::SIGCHLD,
@@ -756,10 +907,23 @@ fn supervise(
             drop(err_r);
             drop(sigfd);
             drop(alive_r);
-            command_main(&sock_cmd, &err_w, filter, cands, argv, envp, cwd)
+            command_main(
+                &sock_cmd,
+                &err_w,
+                filter,
+                cands,
+                argv,
+                envp,
+                cwd,
+                bounds.rlimits,
+            )
         }
         Forked::Parent(pid) => pid,
     };
+    // The wall clock starts with the command.
+    let mut deadline = bounds.timeout.map(|(t, _)| Instant::now() + t);
+    let mut kill_at: Option<Instant> = None;
+    rep.line("started", "");
     drop(sock_cmd);
     drop(err_w);
     let listener = sys::recv_fd(sock_init.as_fd())
@@ -790,7 +954,25 @@ fn supervise(
         if let Some(g) = &guard {
             fds.push(g.fd());
         }
-        let rev = sys::poll_in(&fds, -1).map_err(|e| format!("poll: {e}"))?;
+        let wait = match (deadline, kill_at) {
+            (Some(t), _) | (None, Some(t)) => ms_until(t),
+            (None, None) => -1,
+        };
+        let rev = sys::poll_in(&fds, wait).map_err(|e| format!("poll: {e}"))?;
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            // The timeout: every process of the namespace (init excepted) gets SIGTERM, and
+            // SIGCONT so that stopped ones can act on it; after the grace, SIGKILL.
+            rep.line("limit", "timeout");
+            let _ = sys::kill(-1, libc::SIGTERM);
+            let _ = sys::kill(-1, libc::SIGCONT);
+            deadline = None;
+            kill_at = Some(now + bounds.timeout.map_or(Duration::ZERO, |(_, g)| g));
+        }
+        if kill_at.is_some_and(|k| now >= k) {
+            let _ = sys::kill(-1, libc::SIGKILL);
+            kill_at = None;
+        }
         if rev[1] != 0 {
             // brig is gone: take everything down.
             let _ = sys::kill(-1, libc::SIGKILL);
@@ -890,6 +1072,7 @@ enum Stage {
     Cloexec = 3,
     Seccomp = 4,
     SendListener = 5,
+    Rlimits = 6,
 }
 
 impl Stage {
@@ -900,12 +1083,14 @@ impl Stage {
             3 => "closing inherited descriptors",
             4 => "installing the seccomp filter",
             5 => "handing the seccomp listener to the supervisor",
+            6 => "setting the resource limits (setrlimit)",
             _ => "exec",
         }
     }
 }
 
 /// The command's process, between fork and execve.
+#[allow(clippy::too_many_arguments)]
 fn command_main(
     sock: &OwnedFd,
     err_w: &OwnedFd,
@@ -914,6 +1099,7 @@ fn command_main(
     argv: &[CString],
     envp: &[CString],
     cwd: &CString,
+    rlimits: Rlimits,
 ) -> ! {
     let fail = |stage: Stage, e: io::Error| -> ! {
         let mut msg = e.raw_os_error().unwrap_or(libc::EIO).to_ne_bytes().to_vec();
@@ -934,6 +1120,24 @@ fn command_main(
     }
     if let Err(e) = sys::cloexec_from(3) {
         fail(Stage::Cloexec, e);
+    }
+    // On the command and what it starts, not on PID 1: the supervisor keeps working (and
+    // can start its helper threads) when the command is at its limits.
+    for (which, value) in [
+        (sys::Rlimit::FileSize, rlimits.file_size),
+        (sys::Rlimit::Data, rlimits.data),
+        (sys::Rlimit::Processes, rlimits.processes),
+    ] {
+        if let Some(v) = value {
+            if let Err(e) = sys::set_rlimit(which, v) {
+                fail(Stage::Rlimits, e);
+            }
+        }
+    }
+    if rlimits.file_size.is_some() {
+        // A write beyond the limit then fails with EFBIG ("File too large") instead of
+        // killing the writer with SIGXFSZ (and a core dump).
+        sys::ignore_signal(libc::SIGXFSZ);
     }
     let listener = match sc::install(&filter, true) {
         Ok(Some(l)) => l,

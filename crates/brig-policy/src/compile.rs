@@ -114,6 +114,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
             env_removed: vec![],
             audit: audit_plan(policy),
             approvals: approval_settings(policy),
+            limits: policy.limits,
         });
     }
 
@@ -153,6 +154,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
         env_removed: env.removed,
         audit: audit_plan(policy),
         approvals: approval_settings(policy),
+        limits: policy.limits,
     })
 }
 
@@ -417,6 +419,7 @@ mod tests {
                 two_approvers: false,
                 timeout_secs: 300,
             },
+            limits: crate::plan::LimitSettings::default(),
         };
         assert_eq!(plan(&Policy::default(), &host()).unwrap(), expected);
     }
@@ -724,6 +727,7 @@ mod tests {
                 two_approvers: false,
                 timeout_secs: 300,
             },
+            limits: crate::plan::LimitSettings::default(),
         };
         assert_eq!(plan(&policy, &h).unwrap(), expected);
     }

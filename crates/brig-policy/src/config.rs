@@ -121,6 +121,25 @@ pub struct ApprovalsConfig {
     pub timeout: Option<Setting<u64>>,
 }
 
+/// `[limits]`: each value with its location.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LimitsConfig {
+    /// `memory`.
+    pub memory: Option<Setting<u64>>,
+    /// `processes`.
+    pub processes: Option<Setting<u64>>,
+    /// `cpus`, in thousandths of a core.
+    pub cpu_millis: Option<Setting<u64>>,
+    /// `timeout`.
+    pub timeout: Option<Setting<std::time::Duration>>,
+    /// `tmp_size`.
+    pub tmp_size: Option<Setting<u64>>,
+    /// `shm_size`.
+    pub shm_size: Option<Setting<u64>>,
+    /// `file_size`.
+    pub file_size: Option<Setting<u64>>,
+}
+
 /// One parsed configuration file. `None` means the key was not written.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ConfigFile {
@@ -146,6 +165,8 @@ pub struct ConfigFile {
     pub audit: AuditConfig,
     /// `[approvals]`.
     pub approvals: ApprovalsConfig,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -159,6 +180,7 @@ const TOP_KEYS: &[&str] = &[
     "protect",
     "audit",
     "approvals",
+    "limits",
 ];
 const GIT_KEYS: &[&str] = &["allow_local_commit"];
 const SECRETS_KEYS: &[&str] = &["deny_read", "allow_read"];
@@ -166,6 +188,15 @@ const ENV_KEYS: &[&str] = &["pass", "deny"];
 const PROTECT_KEYS: &[&str] = &["names", "unprotect"];
 const AUDIT_KEYS: &[&str] = &["enabled", "files"];
 const APPROVALS_KEYS: &[&str] = &["policy", "two_approvers", "timeout"];
+const LIMITS_KEYS: &[&str] = &[
+    "memory",
+    "processes",
+    "cpus",
+    "timeout",
+    "tmp_size",
+    "shm_size",
+    "file_size",
+];
 
 /// Parses one configuration file. `source_name` is used in error messages and remembered in
 /// [`ConfigFile::source`].
@@ -384,6 +415,76 @@ pub fn parse_config(source_name: &str, text: &str) -> Result<ConfigFile, ConfigE
                     }
                 }
             }
+            "limits" => {
+                for (k, v) in entries(expect_table(&doc, "limits", value)?) {
+                    let at = doc.location(k.span().start);
+                    let name = k.get_ref().as_ref();
+                    let key = format!("limits.{name}");
+                    let text = match v.get_ref() {
+                        toml::de::DeValue::String(s) => s.to_string(),
+                        toml::de::DeValue::Integer(i) => i.to_string(),
+                        toml::de::DeValue::Float(f) => f.to_string(),
+                        _ => String::new(),
+                    };
+                    let size = |what: &str| -> Result<Setting<u64>, ConfigError> {
+                        match crate::units::parse_size(&text) {
+                            Ok(n) if n > 0 => Ok(Setting { value: n, at }),
+                            _ => Err(doc.error(
+                                v.span(),
+                                format!("`{key}` must be {what}, e.g. \"2G\" or \"512M\""),
+                            )),
+                        }
+                    };
+                    match name {
+                        "memory" => cfg.limits.memory = Some(size("a size")?),
+                        "tmp_size" => cfg.limits.tmp_size = Some(size("a size")?),
+                        "shm_size" => cfg.limits.shm_size = Some(size("a size")?),
+                        "file_size" => cfg.limits.file_size = Some(size("a size")?),
+                        "processes" => {
+                            let n = text
+                                .parse::<u64>()
+                                .ok()
+                                .filter(|n| (1..=1 << 22).contains(n));
+                            let Some(n) = n else {
+                                return Err(doc.error(
+                                    v.span(),
+                                    "`limits.processes` must be a whole number from 1 to 4194304",
+                                ));
+                            };
+                            cfg.limits.processes = Some(Setting { value: n, at });
+                        }
+                        "cpus" => {
+                            let n = text
+                                .parse::<f64>()
+                                .ok()
+                                .filter(|c| *c >= 0.01 && *c <= 4096.0);
+                            let Some(n) = n else {
+                                return Err(doc.error(
+                                    v.span(),
+                                    "`limits.cpus` must be a number of cores from 0.01 to 4096, e.g. 1.5",
+                                ));
+                            };
+                            cfg.limits.cpu_millis = Some(Setting {
+                                value: (n * 1000.0).round() as u64,
+                                at,
+                            });
+                        }
+                        "timeout" => {
+                            let d = crate::units::parse_duration(&text)
+                                .ok()
+                                .filter(|d| !d.is_zero());
+                            let Some(d) = d else {
+                                return Err(doc.error(
+                                    v.span(),
+                                    "`limits.timeout` must be a duration, e.g. \"90s\", \"10m\" or \"1h\"",
+                                ));
+                            };
+                            cfg.limits.timeout = Some(Setting { value: d, at });
+                        }
+                        _ => return Err(unknown_key(&doc, k, "limits", LIMITS_KEYS)),
+                    }
+                }
+            }
             _ => return Err(unknown_key(&doc, key, "", TOP_KEYS)),
         }
     }
@@ -587,6 +688,7 @@ unprotect = [".idea"]
             },
             audit: AuditConfig::default(),
             approvals: ApprovalsConfig::default(),
+            limits: LimitsConfig::default(),
         };
         assert_eq!(parse_config("user.toml", text).unwrap(), expected);
     }
@@ -661,7 +763,7 @@ unprotect = [".idea"]
         assert_eq!(
             err("mode = \"read-only\"\nnetwrok = \"off\"\n"),
             "cfg.toml:2:1: unknown key `netwrok`; expected one of `mode`, `network`, `writable`, \
-             `allow_danger_full_access`, `git`, `secrets`, `env`, `protect`, `audit`, `approvals`"
+             `allow_danger_full_access`, `git`, `secrets`, `env`, `protect`, `audit`, `approvals`, `limits`"
         );
         assert_eq!(
             err("[git]\n\nallow_local_commits = true\n"),
@@ -838,5 +940,40 @@ unprotect = [".idea"]
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn limits_section_parses_and_rejects_bad_values() {
+        let cfg = parse_config(
+            "c.toml",
+            "[limits]\nmemory = \"2G\"\nprocesses = 512\ncpus = 1.5\ntimeout = \"10m\"\ntmp_size = \"512M\"\nshm_size = 1048576\nfile_size = \"1G\"\n",
+        )
+        .unwrap();
+        let l = &cfg.limits;
+        assert_eq!(l.memory.as_ref().map(|s| s.value), Some(2 << 30));
+        assert_eq!(l.processes.as_ref().map(|s| s.value), Some(512));
+        assert_eq!(l.cpu_millis.as_ref().map(|s| s.value), Some(1500));
+        assert_eq!(
+            l.timeout.as_ref().map(|s| s.value),
+            Some(std::time::Duration::from_secs(600))
+        );
+        assert_eq!(l.tmp_size.as_ref().map(|s| s.value), Some(512 << 20));
+        assert_eq!(l.shm_size.as_ref().map(|s| s.value), Some(1 << 20));
+        assert_eq!(
+            l.file_size.as_ref().map(|s| (s.value, s.at)),
+            Some((1 << 30, at(8, 1)))
+        );
+        assert_eq!(
+            err("[limits]\nmemory = \"lots\""),
+            "cfg.toml:2:10: `limits.memory` must be a size, e.g. \"2G\" or \"512M\""
+        );
+        assert_eq!(
+            err("[limits]\nprocesses = 0"),
+            "cfg.toml:2:13: `limits.processes` must be a whole number from 1 to 4194304"
+        );
+        assert!(err("[limits]\ntimeout = \"soon\"")
+            .starts_with("cfg.toml:2:11: `limits.timeout` must be a duration"));
+        assert!(err("[limits]\ncpus = 0").starts_with("cfg.toml:2:8: `limits.cpus` must be"));
+        assert!(err("[limits]\nswap = 1").starts_with("cfg.toml:2:1: unknown key `swap`"));
     }
 }

@@ -11,7 +11,7 @@
 //! every writable root, so a name that ordinary builds write (`target`, `node_modules`) must never
 //! appear here.
 
-use crate::plan::{ApprovalPolicy, AuditFiles, GitAccess, Mode, NetworkMode};
+use crate::plan::{ApprovalPolicy, AuditFiles, GitAccess, LimitSettings, Mode, NetworkMode};
 
 /// The mode when no configuration and no flag chooses one.
 pub const MODE: Mode = Mode::WorkspaceWrite;
@@ -21,6 +21,20 @@ pub const NETWORK: NetworkMode = NetworkMode::Off;
 
 /// Git access when no configuration enables local commits.
 pub const GIT: GitAccess = GitAccess::ReadOnly;
+
+/// The most an untrusted project file may set each limit to when no user-level setting chose
+/// it (brig's runtime defaults, or a conservative bound where the default depends on the
+/// machine): memory 4 GiB, processes 4096, /tmp 1 GiB, /dev/shm 256 MiB, files 8 GiB. A
+/// timeout or CPU cap from a project is always a tightening (by default there is none).
+pub const UNTRUSTED_LIMIT_BOUNDS: LimitSettings = LimitSettings {
+    memory: Some(4 << 30),
+    processes: Some(4096),
+    cpu_millis: None,
+    timeout: None,
+    tmp_size: Some(1 << 30),
+    shm_size: Some(256 << 20),
+    file_size: Some(8 << 30),
+};
 
 /// Default approval policy: run sandboxed, ask only for what needs a human.
 pub const APPROVAL_POLICY: ApprovalPolicy = ApprovalPolicy::OnRequest;

@@ -172,6 +172,7 @@ mod tests {
                 two_approvers: false,
                 timeout_secs: 300,
             },
+            limits: crate::plan::LimitSettings::default(),
         }
     }
 

@@ -33,6 +33,7 @@ pub mod plan;
 pub mod resolve;
 mod source;
 pub mod trust;
+pub mod units;
 
 pub use compile::{expand_path, normalize, plan, protected_names, HostFacts, PlanError};
 pub use config::{parse_config, ConfigError, ConfigFile, Location, Setting};
@@ -40,7 +41,7 @@ pub use env::{filter_env, FilteredEnv};
 pub use explain::explain;
 pub use plan::{
     name_matches, ApprovalPolicy, ApprovalSettings, AuditFiles, AuditPlan, EnforcementPlan,
-    GitAccess, Mode, NetworkMode, GIT_ALWAYS_PROTECTED,
+    GitAccess, LimitSettings, Mode, NetworkMode, GIT_ALWAYS_PROTECTED,
 };
 pub use resolve::{resolve, CliOverrides, Layers, Policy, ProjectConfig, ResolveError};
 pub use trust::{

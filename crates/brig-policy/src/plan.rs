@@ -157,6 +157,26 @@ pub struct ApprovalSettings {
     pub timeout_secs: u64,
 }
 
+/// Resource limits chosen in configuration or on the command line (`[limits]`). `None`: not
+/// chosen; brig then applies its defaults (see `brig_sandbox::Limits::defaults`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LimitSettings {
+    /// Memory of the whole sandbox, bytes.
+    pub memory: Option<u64>,
+    /// Processes (and threads) in the sandbox.
+    pub processes: Option<u64>,
+    /// CPU, in thousandths of a core.
+    pub cpu_millis: Option<u64>,
+    /// Wall-clock timeout.
+    pub timeout: Option<std::time::Duration>,
+    /// Size of the private /tmp and /var/tmp, bytes.
+    pub tmp_size: Option<u64>,
+    /// Size of the private /dev/shm, bytes.
+    pub shm_size: Option<u64>,
+    /// Largest file the command may write, bytes.
+    pub file_size: Option<u64>,
+}
+
 /// What the audit trail records for one command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct AuditPlan {
@@ -222,6 +242,8 @@ pub struct EnforcementPlan {
     pub audit: AuditPlan,
     /// How approvals are asked for.
     pub approvals: ApprovalSettings,
+    /// Resource limits chosen by the user (the rest are brig's defaults).
+    pub limits: LimitSettings,
 }
 
 impl EnforcementPlan {

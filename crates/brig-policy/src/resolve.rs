@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::config::{ConfigError, ConfigFile, Location, Setting};
 use crate::defaults;
-use crate::plan::{ApprovalPolicy, AuditFiles, GitAccess, Mode, NetworkMode};
+use crate::plan::{ApprovalPolicy, AuditFiles, GitAccess, LimitSettings, Mode, NetworkMode};
 
 /// The origin name used for settings nobody wrote.
 pub const FROM_DEFAULT: &str = "default";
@@ -57,6 +57,8 @@ pub struct CliOverrides {
     pub audit_files: Option<AuditFiles>,
     /// `--approval-policy`.
     pub approval_policy: Option<ApprovalPolicy>,
+    /// `--memory`, `--processes`, `--cpus`, `--timeout`, `--tmp-size`, `--file-size`.
+    pub limits: LimitSettings,
 }
 
 /// Every input to [`resolve`], lowest precedence first.
@@ -138,6 +140,8 @@ pub struct Policy {
     pub two_approvers: bool,
     /// Seconds a request waits for a human before it is denied.
     pub approval_timeout_secs: u64,
+    /// Resource limits chosen by a layer.
+    pub limits: LimitSettings,
 }
 
 impl Default for Policy {
@@ -162,6 +166,7 @@ impl Default for Policy {
             approval_policy_from: FROM_DEFAULT.into(),
             two_approvers: false,
             approval_timeout_secs: defaults::APPROVAL_TIMEOUT_SECS,
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -226,6 +231,15 @@ pub fn resolve(layers: &Layers) -> Result<Policy, ResolveError> {
     if let Some(f) = cli.audit_files {
         p.audit_files = f;
     }
+    let l = cli.limits;
+    let lim = &mut p.limits;
+    lim.memory = l.memory.or(lim.memory);
+    lim.processes = l.processes.or(lim.processes);
+    lim.cpu_millis = l.cpu_millis.or(lim.cpu_millis);
+    lim.timeout = l.timeout.or(lim.timeout);
+    lim.tmp_size = l.tmp_size.or(lim.tmp_size);
+    lim.shm_size = l.shm_size.or(lim.shm_size);
+    lim.file_size = l.file_size.or(lim.file_size);
     if let Some(a) = cli.approval_policy {
         p.approval_policy = a;
         p.approval_policy_from = FROM_CLI.into();
@@ -339,6 +353,78 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
         p.approval_timeout_secs = value;
     }
 
+    // Limits: an untrusted project may only lower them (below what a user-level layer chose,
+    // or below `defaults::UNTRUSTED_LIMIT_BOUNDS` where none did).
+    {
+        let bounds = defaults::UNTRUSTED_LIMIT_BOUNDS;
+        let l = &f.limits;
+        let check = |key: &str,
+                     s: &Option<Setting<u64>>,
+                     current: Option<u64>,
+                     bound: Option<u64>|
+         -> Result<Option<u64>, ConfigError> {
+            let Some(s) = s else { return Ok(None) };
+            if untrusted {
+                if let Some(max) = current.or(bound) {
+                    if s.value > max {
+                        return Err(loosens(key, s.at));
+                    }
+                }
+            }
+            Ok(Some(s.value))
+        };
+        let cur = p.limits;
+        if let Some(v) = check("limits.memory", &l.memory, cur.memory, bounds.memory)? {
+            p.limits.memory = Some(v);
+        }
+        if let Some(v) = check(
+            "limits.processes",
+            &l.processes,
+            cur.processes,
+            bounds.processes,
+        )? {
+            p.limits.processes = Some(v);
+        }
+        if let Some(v) = check(
+            "limits.cpus",
+            &l.cpu_millis,
+            cur.cpu_millis,
+            bounds.cpu_millis,
+        )? {
+            p.limits.cpu_millis = Some(v);
+        }
+        if let Some(v) = check(
+            "limits.tmp_size",
+            &l.tmp_size,
+            cur.tmp_size,
+            bounds.tmp_size,
+        )? {
+            p.limits.tmp_size = Some(v);
+        }
+        if let Some(v) = check(
+            "limits.shm_size",
+            &l.shm_size,
+            cur.shm_size,
+            bounds.shm_size,
+        )? {
+            p.limits.shm_size = Some(v);
+        }
+        if let Some(v) = check(
+            "limits.file_size",
+            &l.file_size,
+            cur.file_size,
+            bounds.file_size,
+        )? {
+            p.limits.file_size = Some(v);
+        }
+        if let Some(Setting { value, at }) = l.timeout {
+            if untrusted && cur.timeout.is_some_and(|t| value > t) {
+                return Err(loosens("limits.timeout", at));
+            }
+            p.limits.timeout = Some(value);
+        }
+    }
+
     // Loosening lists: an untrusted file may only leave them empty.
     let loosening_lists: [(&str, &Option<Setting<Vec<String>>>); 4] = [
         ("writable", &f.writable),
@@ -445,6 +531,7 @@ mod tests {
                 env_pass: strs(&["EXTRA"]),
                 audit_files: None,
                 approval_policy: None,
+                limits: LimitSettings::default(),
             },
         };
         let expected = Policy {
@@ -467,6 +554,7 @@ mod tests {
             approval_policy_from: FROM_DEFAULT.into(),
             two_approvers: false,
             approval_timeout_secs: 300,
+            limits: LimitSettings::default(),
         };
         assert_eq!(resolve(&layers).unwrap(), expected);
     }
@@ -821,5 +909,68 @@ mod tests {
             resolve(&trusted).unwrap().approval_policy,
             ApprovalPolicy::Never
         );
+    }
+
+    #[test]
+    fn limits_layer_and_an_untrusted_project_may_only_lower_them() {
+        let user = Layers {
+            user: Some(file(
+                "user.toml",
+                "[limits]\nmemory = \"8G\"\nprocesses = 1000",
+            )),
+            cli: CliOverrides {
+                limits: LimitSettings {
+                    processes: Some(200),
+                    ..LimitSettings::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let p = resolve(&user).unwrap();
+        assert_eq!(
+            (p.limits.memory, p.limits.processes),
+            (Some(8 << 30), Some(200))
+        );
+        // Lower than the user's 8G: fine. Higher: a loosening.
+        let lower = Layers {
+            user: Some(file("user.toml", "[limits]\nmemory = \"8G\"")),
+            project: project("[limits]\nmemory = \"6G\"\ntimeout = \"5m\"", false),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&lower).unwrap().limits.memory, Some(6 << 30));
+        let higher = Layers {
+            user: Some(file("user.toml", "[limits]\nmemory = \"8G\"")),
+            project: project("[limits]\nmemory = \"12G\"", false),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&higher).unwrap_err(),
+            loosens(2, 1, "limits.memory")
+        );
+        // Without a user setting the bound is brig's default.
+        let over_default = Layers {
+            project: project("[limits]\nprocesses = 100000", false),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&over_default).unwrap_err(),
+            loosens(2, 1, "limits.processes")
+        );
+        let longer = Layers {
+            user: Some(file("user.toml", "[limits]\ntimeout = \"1m\"")),
+            project: project("[limits]\ntimeout = \"1h\"", false),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&longer).unwrap_err(),
+            loosens(2, 1, "limits.timeout")
+        );
+        // Trusted, it may raise them.
+        let trusted = Layers {
+            project: project("[limits]\nprocesses = 100000", true),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&trusted).unwrap().limits.processes, Some(100000));
     }
 }

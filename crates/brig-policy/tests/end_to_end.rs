@@ -123,6 +123,7 @@ fn trusting_the_file_makes_it_count_until_it_changes() {
             two_approvers: false,
             timeout_secs: 300,
         },
+        limits: brig_policy::LimitSettings::default(),
     };
     assert_eq!(plan, expected);
 
@@ -175,6 +176,7 @@ fn policy_serializes_for_explain_json() {
             "mode": "workspace-write", "mode_from": "default",
             "audit_enabled": true, "audit_files": "changes",
             "approval_policy": "on-request", "approval_policy_from": "default", "approval_timeout_secs": 300, "two_approvers": false,
+            "limits": {"cpu_millis": null, "file_size": null, "memory": null, "processes": null, "shm_size": null, "timeout": null, "tmp_size": null},
             "network": "off", "network_from": "default",
             "git": "read-only",
             "writable": [], "deny_read": [], "allow_read": [],

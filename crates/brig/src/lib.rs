@@ -15,13 +15,53 @@ use brig_policy::{CliOverrides, ConfigFile, HostFacts, Layers, ProjectConfig};
 #[cfg(unix)]
 pub mod approve;
 pub use brig_policy::{EnforcementPlan, Mode, NetworkMode, Policy};
-pub use brig_sandbox::{Capabilities, Command, Exit, Layer, Outcome};
+pub use brig_sandbox::{Capabilities, Command, Exit, Layer, LimitHit, Limits, Outcome};
+
+/// The resource limits for a plan: brig's defaults (from the machine's memory), with every
+/// value the user chose (configuration or command line) as an explicit limit, which the
+/// backend enforces or refuses to run without.
+pub fn limits_for(plan: &EnforcementPlan) -> Result<Limits, Error> {
+    use brig_sandbox::Limit;
+    #[cfg(target_os = "linux")]
+    let total = brig_linux::total_memory();
+    #[cfg(not(target_os = "linux"))]
+    let total: Option<u64> = None;
+    let mut l = Limits::defaults(total);
+    let c = plan.limits;
+    if let Some(v) = c.memory {
+        l.memory_bytes = Some(Limit::explicit(v));
+    }
+    if let Some(v) = c.processes {
+        l.processes = Some(Limit::explicit(v));
+    }
+    if let Some(v) = c.cpu_millis {
+        l.cpus = Some(Limit::explicit(v as f64 / 1000.0));
+    }
+    if let Some(v) = c.timeout {
+        l.timeout = Some(Limit::explicit(v));
+    }
+    if let Some(v) = c.tmp_size {
+        l.tmp_bytes = Some(Limit::explicit(v));
+    }
+    if let Some(v) = c.shm_size {
+        l.shm_bytes = Some(Limit::explicit(v));
+    }
+    if let Some(v) = c.file_size {
+        l.file_bytes = Some(Limit::explicit(v));
+    }
+    l.validate().map_err(Error::Config)?;
+    Ok(l)
+}
 
 /// Exit codes brig uses for its own failures (the command's own status passes through).
 pub mod exit_code {
+    /// The wall-clock timeout ended the command (everything in its sandbox was stopped).
+    pub const TIMEOUT: i32 = 117;
     /// The approval policy refused the command, or a human denied it, or nobody answered in
     /// time: it did not run.
     pub const REFUSED: i32 = 118;
+    /// The memory limit ended (part of) the command: the out-of-memory killer stopped a process.
+    pub const MEMORY: i32 = 119;
     /// The audit log cannot be written (disk full, unwritable state directory): the command
     /// was refused, or stopped while running.
     pub const AUDIT: i32 = 120;
@@ -407,6 +447,7 @@ pub fn probe() -> Capabilities {
 pub fn run(
     plan: &EnforcementPlan,
     argv: Vec<OsString>,
+    limits: &Limits,
     sink: &mut dyn FnMut(brig_sandbox::Event<'_>) -> Result<(), String>,
 ) -> Result<Outcome, Error> {
     if argv.is_empty() {
@@ -422,7 +463,7 @@ pub fn run(
         let opts = brig_linux::RunOptions {
             cache_dir: Dirs::from_env().ok().map(|d| d.state.join("walk-cache")),
         };
-        brig_linux::run(plan, &cmd, &opts, sink).map_err(|e| match e {
+        brig_linux::run_with_limits(plan, &cmd, &opts, limits, sink).map_err(|e| match e {
             RunError::Unavailable { .. } | RunError::Missing(_) => {
                 Error::Unavailable(e.to_string())
             }
@@ -450,7 +491,7 @@ pub fn run(
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (plan, cmd, program, sink);
+        let _ = (plan, cmd, program, sink, limits);
         Err(Error::Unavailable(format!(
             "brig has no sandbox backend for {} yet; refusing to run unconfined",
             std::env::consts::OS
@@ -629,6 +670,9 @@ impl AuditSession {
                 "cpu_user_ms": o.usage.user_us as f64 / 1000.0,
                 "cpu_sys_ms": o.usage.sys_us as f64 / 1000.0,
                 "max_rss_kb": o.usage.max_rss_kb,
+                "peak_memory_bytes": o.usage.peak_memory_bytes,
+                "peak_processes": o.usage.peak_processes,
+                "limits_hit": o.limits_hit.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
                 "layers": o.layers,
             }),
             Err(e) => serde_json::json!({

@@ -209,6 +209,24 @@ struct PolicyArgs {
     /// File activity the audit trail records: off, changes (default) or all (adds reads).
     #[arg(long, value_name = "LEVEL", value_parser = parse_audit_files)]
     audit_files: Option<brig_policy::AuditFiles>,
+    /// Memory limit of the whole sandbox (e.g. 2G, 512M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory: Option<u64>,
+    /// Maximum number of processes and threads in the sandbox.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4_194_304))]
+    processes: Option<u64>,
+    /// CPU limit in cores (e.g. 1.5).
+    #[arg(long, value_name = "CORES", value_parser = parse_cpus)]
+    cpus: Option<u64>,
+    /// Wall-clock timeout (e.g. 90s, 10m, 1h): SIGTERM, a grace period, then SIGKILL.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    timeout: Option<std::time::Duration>,
+    /// Size of the private /tmp and /var/tmp (e.g. 1G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    tmp_size: Option<u64>,
+    /// Largest file the command may write (e.g. 8G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    file_size: Option<u64>,
     /// When to ask a human: untrusted, on-failure, on-request (default) or never.
     #[arg(long = "approval-policy", value_name = "POLICY", value_parser = parse_policy_approval)]
     approval_policy: Option<brig_policy::ApprovalPolicy>,
@@ -257,6 +275,35 @@ fn parse_approval_policy(s: &str) -> Result<brig_rules::ApprovalPolicy, String> 
     })
 }
 
+fn parse_size(s: &str) -> Result<u64, String> {
+    brig_policy::units::parse_size(s).and_then(|n| {
+        if n == 0 {
+            Err("a size must be more than 0".into())
+        } else {
+            Ok(n)
+        }
+    })
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    brig_policy::units::parse_duration(s).and_then(|d| {
+        if d.is_zero() {
+            Err("a timeout must be longer than 0".into())
+        } else {
+            Ok(d)
+        }
+    })
+}
+
+fn parse_cpus(s: &str) -> Result<u64, String> {
+    match s.parse::<f64>() {
+        Ok(c) if (0.01..=4096.0).contains(&c) => Ok((c * 1000.0).round() as u64),
+        _ => Err(format!(
+            "`{s}` is not a number of cores from 0.01 to 4096, e.g. 1.5"
+        )),
+    }
+}
+
 fn parse_policy_approval(s: &str) -> Result<brig_policy::ApprovalPolicy, String> {
     brig_policy::ApprovalPolicy::parse(s).ok_or_else(|| {
         format!(
@@ -300,6 +347,15 @@ impl PolicyArgs {
         req.cli.env_pass = self.pass_env.clone();
         req.cli.audit_files = self.audit_files;
         req.cli.approval_policy = self.approval_policy;
+        req.cli.limits = brig_policy::LimitSettings {
+            memory: self.memory,
+            processes: self.processes,
+            cpu_millis: self.cpus,
+            timeout: self.timeout,
+            tmp_size: self.tmp_size,
+            shm_size: None,
+            file_size: self.file_size,
+        };
         Ok(req)
     }
 }
@@ -512,9 +568,22 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let command = args.command.clone();
+    let limits = match brig::limits_for(&loaded.plan) {
+        Ok(l) => l,
+        Err(e) => {
+            if let Some(s) = session {
+                let failed: Result<brig::Outcome, Error> = Err(e);
+                let _ = s.finish(&failed);
+                return failed
+                    .map(|_| ExitCode::SUCCESS)
+                    .map_err(anyhow::Error::from);
+            }
+            return Err(e.into());
+        }
+    };
     let (mut outcome, mut session) = match session {
         Some(mut session) => {
-            let result = brig::run(&loaded.plan, command, &mut |ev| {
+            let result = brig::run(&loaded.plan, command, &limits, &mut |ev| {
                 note(&ev);
                 session.event(ev)
             });
@@ -532,7 +601,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
         None => (
-            brig::run(&loaded.plan, command, &mut |ev| {
+            brig::run(&loaded.plan, command, &limits, &mut |ev| {
                 note(&ev);
                 Ok(())
             })?,
@@ -576,9 +645,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
+        let widened_limits = brig::limits_for(&widened.plan)?;
         let result = brig::run(
             &widened.plan,
             args.command.clone(),
+            &widened_limits,
             &mut |ev| match session.as_mut() {
                 Some(s) => s.event(ev),
                 None => Ok(()),
@@ -595,7 +666,18 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("brig: denied {} (see `brig policy explain`)", printable(b));
         }
     }
-    let status = outcome.exit.as_status();
+    let mut status = outcome.exit.as_status();
+    for hit in &outcome.limits_hit {
+        match hit {
+            brig::LimitHit::Timeout { .. } => eprintln!("brig: stopped: {hit}"),
+            _ => eprintln!("brig: {hit}"),
+        }
+    }
+    match outcome.limits_hit.first() {
+        Some(brig::LimitHit::Timeout { .. }) => status = brig::exit_code::TIMEOUT,
+        Some(brig::LimitHit::Memory { .. }) if status != 0 => status = brig::exit_code::MEMORY,
+        _ => {}
+    }
     Ok(ExitCode::from(u8::try_from(status & 0xff).unwrap_or(1)))
 }
 
@@ -829,6 +911,7 @@ fn ask_humans(
 
 /// The name of the user running brig: `$USER`, `$LOGNAME`, or the `/etc/passwd` entry of the
 /// real uid.
+#[cfg_attr(not(unix), allow(dead_code))]
 fn user_name() -> String {
     if let Some(u) = ["USER", "LOGNAME"]
         .iter()

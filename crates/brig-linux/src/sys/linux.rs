@@ -1005,3 +1005,52 @@ pub fn ftruncate(fd: BorrowedFd<'_>, len: i64) -> io::Result<()> {
     // SAFETY: ftruncate takes an open descriptor and a length.
     check(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }).map(drop)
 }
+
+/// A resource limit brig sets on the sandboxed command (both the soft and the hard limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rlimit {
+    /// `RLIMIT_FSIZE`: the largest file the process may write.
+    FileSize,
+    /// `RLIMIT_DATA`: private writable memory (heap, anonymous mappings) per process.
+    Data,
+    /// `RLIMIT_NPROC`: processes of the real user in its user namespace.
+    Processes,
+}
+
+/// setrlimit(2): sets both the soft and the hard limit of `which` to `value`, so that the
+/// process (which holds no `CAP_SYS_RESOURCE` in the initial user namespace) cannot raise it.
+pub fn set_rlimit(which: Rlimit, value: u64) -> io::Result<()> {
+    let resource = match which {
+        Rlimit::FileSize => libc::RLIMIT_FSIZE,
+        Rlimit::Data => libc::RLIMIT_DATA,
+        Rlimit::Processes => libc::RLIMIT_NPROC,
+    };
+    let lim = libc::rlimit {
+        rlim_cur: value as libc::rlim_t,
+        rlim_max: value as libc::rlim_t,
+    };
+    // SAFETY: `lim` is a valid, initialised rlimit that outlives the call; setrlimit only reads
+    // it.
+    check(unsafe { libc::setrlimit(resource, &lim) }).map(drop)
+}
+
+/// Ignores `sig` (SIG_IGN), which survives execve: used for SIGXFSZ, so that a write beyond
+/// `RLIMIT_FSIZE` fails with `EFBIG` instead of killing the writer.
+pub fn ignore_signal(sig: libc::c_int) {
+    // SAFETY: installing SIG_IGN stores no handler address; `sig` is a plain signal number
+    // (an invalid one makes signal() fail with EINVAL, which changes nothing).
+    unsafe { libc::signal(sig, libc::SIG_IGN) };
+}
+
+/// Whether this process may write `path` (access(2) with `W_OK`, real ids).
+pub fn writable(path: &Path) -> bool {
+    let Ok(c) = cstr(path) else { return false };
+    // SAFETY: `c` is NUL-terminated and outlives the call; access only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// getpid(2).
+pub fn getpid() -> libc::pid_t {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() }
+}

@@ -17,6 +17,7 @@ mod audit;
 mod cli;
 mod git;
 mod lifetime;
+mod limits;
 mod network_off;
 mod normal_work;
 mod privilege;
