@@ -41,7 +41,7 @@ mod word;
 pub use approval::{action, Action, ApprovalPolicy, RefuseReason};
 pub use brig_policy::{Location, Mode};
 pub use dual::{ApprovalState, Approver, Status};
-pub use load::{parse_rules, RuleFile, RulesError};
+pub use load::{default_rules_file, parse_rules, RuleFile, RulesError};
 pub use remember::{
     always_refusal, can_remember_always, narrowest_rule, remember, RememberError, Remembered, Scope,
 };

@@ -66,9 +66,27 @@ const RULE_KEYS: &[&str] = &[
 
 /// Parses one rules file and checks every rule's examples. `source_name` is used in errors.
 pub fn parse_rules(source_name: &str, text: &str) -> Result<RuleFile, RulesError> {
+    parse_rules_with(source_name, text, true)
+}
+
+/// brig's shipped defaults, parsed without re-running their examples: a unit test
+/// (`defaults_examples_hold`) checks them on every build, and checking 69 rules' examples costs
+/// milliseconds that every `brig run` would pay.
+pub fn default_rules_file() -> Result<RuleFile, RulesError> {
+    parse_rules_with(crate::DEFAULT_RULES_NAME, crate::DEFAULT_RULES, false)
+}
+
+fn parse_rules_with(
+    source_name: &str,
+    text: &str,
+    check_examples: bool,
+) -> Result<RuleFile, RulesError> {
     let doc = Doc {
         file: source_name,
         text,
+        line_starts: std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect(),
     };
     let root = DeTable::parse(text).map_err(|e| {
         let at = e
@@ -95,7 +113,7 @@ pub fn parse_rules(source_name: &str, text: &str) -> Result<RuleFile, RulesError
                     let DeValue::Table(table) = t.get_ref() else {
                         return Err(doc.error(t.span(), "each `rule` must be a table"));
                     };
-                    let rule = parse_rule(&doc, table, t.span())?;
+                    let rule = parse_rule(&doc, table, t.span(), check_examples)?;
                     if !ids.insert(rule.id.clone()) {
                         let at = table.get("id").map_or(t.span(), |v| v.span());
                         return Err(doc.error(
@@ -117,7 +135,12 @@ pub fn parse_rules(source_name: &str, text: &str) -> Result<RuleFile, RulesError
     Ok(file)
 }
 
-fn parse_rule(doc: &Doc<'_>, table: &DeTable<'_>, span: Range<usize>) -> Result<Rule, RulesError> {
+fn parse_rule(
+    doc: &Doc<'_>,
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    check_examples: bool,
+) -> Result<Rule, RulesError> {
     let mut rule = Rule::new("", Vec::new(), Decision::Ask, "");
     rule.origin = {
         let at = doc.location(span.start);
@@ -233,6 +256,9 @@ fn parse_rule(doc: &Doc<'_>, table: &DeTable<'_>, span: Range<usize>) -> Result<
     }
     rule.examples = examples.iter().map(|(s, _)| s.clone()).collect();
     rule.counter_examples = counter_examples.iter().map(|(s, _)| s.clone()).collect();
+    if !check_examples {
+        return Ok(rule);
+    }
     for (example, span) in &examples {
         if let Err(why) = check_example(&rule, example, true) {
             return Err(doc.error(
@@ -379,6 +405,8 @@ fn prefix(doc: &Doc<'_>, value: &Spanned<DeValue<'_>>) -> Result<Vec<Pattern>, R
 struct Doc<'a> {
     file: &'a str,
     text: &'a str,
+    /// Byte offsets where lines start (0 first), for `location` in O(log n).
+    line_starts: Vec<usize>,
 }
 
 impl Doc<'_> {
@@ -387,10 +415,9 @@ impl Doc<'_> {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let line_start = self.line_starts[line - 1];
+        let column = self.text[line_start..offset].chars().count() + 1;
         Location { line, column }
     }
 
@@ -497,4 +524,18 @@ fn string_items(
             )),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped defaults load with every example checked (`brig run` skips the check).
+    #[test]
+    fn defaults_examples_hold() {
+        let checked = parse_rules(crate::DEFAULT_RULES_NAME, crate::DEFAULT_RULES).unwrap();
+        let fast = default_rules_file().unwrap();
+        assert_eq!(checked.rules.len(), fast.rules.len());
+        assert!(checked.rules.iter().all(|r| !r.examples.is_empty()));
+    }
 }

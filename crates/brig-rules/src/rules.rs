@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::analyze::{Analyzer, Part};
-use crate::load::{parse_rules, RuleFile, RulesError};
+use crate::load::{RuleFile, RulesError};
 use crate::rule::Rule;
 use crate::verdict::{Decision, Reason, Verdict};
 
@@ -24,7 +24,7 @@ impl Rules {
     /// tests rule out.
     pub fn defaults() -> Result<Rules, RulesError> {
         Ok(Rules {
-            rules: parse_rules(DEFAULT_RULES_NAME, DEFAULT_RULES)?.rules,
+            rules: crate::load::default_rules_file()?.rules,
         })
     }
 

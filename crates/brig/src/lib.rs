@@ -332,7 +332,7 @@ pub fn load_rules(dirs: &Dirs, explicit: Option<&Path>) -> Result<brig_rules::Ru
             )))
         }
     };
-    let base = brig_rules::parse_rules(brig_rules::DEFAULT_RULES_NAME, brig_rules::DEFAULT_RULES)
+    let base = brig_rules::default_rules_file()
         .map_err(|e| Error::Internal(format!("brig's default rules do not load: {e}")))?;
     brig_rules::Rules::layered(base, user).map_err(|e| Error::Config(e.to_string()))
 }
