@@ -271,7 +271,11 @@ pub fn export_ocsf(records: &[Record], out: &mut dyn Write) -> io::Result<()> {
                 e["status"] = json!("Unknown");
                 e["status_detail"] = json!(format!(
                     "approval requested ({}{} approver(s) needed)",
-                    if r.data["destructive"] == true { "destructive; " } else { "" },
+                    if r.data["destructive"] == true {
+                        "destructive; "
+                    } else {
+                        ""
+                    },
                     r.data["required"].as_u64().unwrap_or(1)
                 ));
                 e["unmapped"] = json!({ "brig_request": r.data["request"], "brig_destroys": r.data["destroys"] });
@@ -294,12 +298,14 @@ pub fn export_ocsf(records: &[Record], out: &mut dyn Write) -> io::Result<()> {
                 )]);
                 e["status_id"] = json!(if approved { 1 } else { 2 });
                 e["status"] = json!(if approved { "Success" } else { "Failure" });
-                e["status_detail"] = json!(format!(
-                    "{} by {} via {}",
-                    r.data["decision"].as_str().unwrap_or_default(),
-                    r.data["approver"].as_str().unwrap_or_default(),
-                    r.data["channel"].as_str().unwrap_or_default()
-                ));
+                let decision = r.data["decision"].as_str().unwrap_or_default();
+                e["status_detail"] = json!(match (
+                    r.data["approver"].as_str(),
+                    r.data["channel"].as_str()
+                ) {
+                    (Some(who), Some(via)) => format!("{decision} by {who} via {via}"),
+                    _ => decision.to_string(),
+                });
                 e["unmapped"] =
                     json!({ "brig_request": r.data["request"], "brig_dual": r.data["dual"] });
                 Some(e)

@@ -533,6 +533,15 @@ pub fn list(dir: &Path) -> Vec<Pending> {
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .filter_map(|t| serde_json::from_str::<Pending>(&t).ok())
         .filter(|p| dir.join(format!("{}.sock", p.id)).exists())
+        .filter(|p| {
+            // Left by a `brig run` that was killed while it waited: nobody answers it any more.
+            let alive = Path::new(&format!("/proc/{}", p.pid)).exists();
+            if !alive {
+                let _ = std::fs::remove_file(dir.join(format!("{}.sock", p.id)));
+                let _ = std::fs::remove_file(dir.join(format!("{}.json", p.id)));
+            }
+            alive
+        })
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out

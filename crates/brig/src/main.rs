@@ -417,7 +417,12 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             stdin,
             mode.unwrap_or(Mode::WorkspaceWrite),
-            approval_policy.unwrap_or(brig_rules::ApprovalPolicy::OnRequest),
+            approval_policy.unwrap_or_else(|| {
+                // The configured policy, as `brig run` here would use it.
+                brig::load(&brig::Request::default())
+                    .map(|l| brig::approval_policy(l.plan.approvals.policy))
+                    .unwrap_or(brig_rules::ApprovalPolicy::OnRequest)
+            }),
             rules.as_deref(),
             &command,
         ),
@@ -548,7 +553,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     if let Err(e) = gate {
         if let Some(s) = session {
-            s.finish(&Err(Error::Refused(e.to_string())))?;
+            let failed: Result<brig::Outcome, Error> = Err(e);
+            let finished = s.finish(&failed);
+            let e = failed.map(|_| ()).expect_err("the gate failed");
+            finished?;
+            return Err(e.into());
         }
         return Err(e.into());
     }
@@ -898,10 +907,18 @@ fn ask_humans(
                 settings.timeout_secs
             )))
         }
-        approve::Ended::NoChannel(why) => Err(Error::Refused(format!(
-            "`{}` needs a human's approval, but {why}; it did not run",
-            printable(line)
-        ))),
+        approve::Ended::NoChannel(why) => {
+            if let Some(s) = session.as_mut() {
+                s.record(
+                    "approval",
+                    serde_json::json!({"request": id, "command": line, "decision": "no-channel", "approver": null, "channel": null, "scope": null, "dual": dual}),
+                )?;
+            }
+            Err(Error::Refused(format!(
+                "`{}` needs a human's approval, but {why}; it did not run",
+                printable(line)
+            )))
+        }
     };
     if let Some(s) = session.as_mut() {
         s.commit()?;
@@ -975,6 +992,16 @@ fn offer_rerun(
                     continue;
                 }
                 let parent = parent.to_path_buf();
+                // A protected entry (.git, .envrc, ...) stays read-only whatever is writable:
+                // offering its directory would only fail the same way again.
+                let protected = std::path::Path::new(path).components().any(|c| {
+                    loaded
+                        .plan
+                        .is_protected_name(&c.as_os_str().to_string_lossy())
+                });
+                if protected {
+                    continue;
+                }
                 if !paths.contains(&parent) && paths.len() < 5 {
                     paths.push(parent);
                     shown.push(what.clone());
@@ -1127,21 +1154,46 @@ fn ask_widening(
     if let Some(e) = failed {
         return Err(e);
     }
+    let unanswered = |decision: &str, session: &mut Option<brig::AuditSession>| {
+        if let Some(s) = session.as_mut() {
+            s.record(
+                "approval",
+                serde_json::json!({
+                    "request": id, "command": line, "decision": decision, "approver": null,
+                    "channel": null, "scope": null, "dual": false, "widening": widening,
+                }),
+            )?;
+            s.commit()?;
+        }
+        Ok::<(), Error>(())
+    };
+    // For a rerun (on-failure) the command already ran once; for a request it has not.
+    let what = if asker.contains("rerun") {
+        "it is not run again"
+    } else {
+        "it did not run"
+    };
     match ended {
         approve::Ended::Approved { .. } => Ok(()),
         approve::Ended::Denied { by } => Err(Error::Refused(format!(
-            "{} for `{}` was denied by {}; it did not run",
+            "{} for `{}` was denied by {}; {what}",
             widening,
             printable(line),
             printable(&by)
         ))),
-        approve::Ended::TimedOut => Err(Error::Refused(format!(
-            "nobody approved {widening} for `{}` in time; it did not run",
-            printable(line)
-        ))),
-        approve::Ended::NoChannel(why) => Err(Error::Refused(format!(
-            "{widening} needs a human's approval, but {why}; it did not run"
-        ))),
+        approve::Ended::TimedOut => {
+            unanswered("timeout", session)?;
+            Err(Error::Refused(format!(
+                "nobody approved {widening} for `{}` in time; {what}",
+                printable(line)
+            )))
+        }
+        approve::Ended::NoChannel(why) => {
+            unanswered("no-channel", session)?;
+            Err(Error::Refused(format!(
+                "{widening} needs a human's approval, but {why}; {what}"
+            )))
+        }
     }
 }
 
@@ -1240,7 +1292,11 @@ fn approvals(cmd: ApprovalsCmd) -> anyhow::Result<ExitCode> {
                     &p.id,
                     &serde_json::json!({"op": "approve", "approver": approver.unwrap_or_else(me), "scope": scope}),
                 )?;
-                writeln!(out, "{}: {}", r.status, r.message)?;
+                if r.status == "error" {
+                    writeln!(out, "error: {}", r.message)?;
+                } else {
+                    writeln!(out, "{}", r.message)?;
+                }
                 if r.status == "error" {
                     return Ok(ExitCode::from(1));
                 }
@@ -1252,7 +1308,11 @@ fn approvals(cmd: ApprovalsCmd) -> anyhow::Result<ExitCode> {
                     &p.id,
                     &serde_json::json!({"op": "deny", "approver": approver.unwrap_or_else(me)}),
                 )?;
-                writeln!(out, "{}: {}", r.status, r.message)?;
+                if r.status == "error" {
+                    writeln!(out, "error: {}", r.message)?;
+                } else {
+                    writeln!(out, "{}", r.message)?;
+                }
                 if r.status == "error" {
                     return Ok(ExitCode::from(1));
                 }
