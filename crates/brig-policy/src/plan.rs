@@ -122,6 +122,14 @@ pub enum ApprovalPolicy {
 }
 
 impl ApprovalPolicy {
+    /// Every policy, in the order of the documentation.
+    pub const ALL: [ApprovalPolicy; 4] = [
+        ApprovalPolicy::Untrusted,
+        ApprovalPolicy::OnFailure,
+        ApprovalPolicy::OnRequest,
+        ApprovalPolicy::Never,
+    ];
+
     /// The name used in configuration files and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {

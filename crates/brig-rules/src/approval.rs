@@ -21,45 +21,8 @@ use serde::Serialize;
 
 use crate::verdict::Class;
 
-/// When brig asks a human.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ApprovalPolicy {
-    /// Ask before anything that is not known safe.
-    Untrusted,
-    /// Run sandboxed; when the sandbox denied something, ask whether to rerun with the specific
-    /// widening it needs.
-    OnFailure,
-    /// Run sandboxed; the agent may ask for a widening, with a justification.
-    OnRequest,
-    /// Never ask: what is not allowed fails.
-    Never,
-}
-
-impl ApprovalPolicy {
-    /// Every policy, in the order of the documentation.
-    pub const ALL: [ApprovalPolicy; 4] = [
-        ApprovalPolicy::Untrusted,
-        ApprovalPolicy::OnFailure,
-        ApprovalPolicy::OnRequest,
-        ApprovalPolicy::Never,
-    ];
-
-    /// The name used in configuration and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalPolicy::Untrusted => "untrusted",
-            ApprovalPolicy::OnFailure => "on-failure",
-            ApprovalPolicy::OnRequest => "on-request",
-            ApprovalPolicy::Never => "never",
-        }
-    }
-
-    /// Parses a policy name.
-    pub fn parse(s: &str) -> Option<ApprovalPolicy> {
-        ApprovalPolicy::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-}
+/// When brig asks a human (defined with the configuration, in `brig-policy`).
+pub use brig_policy::ApprovalPolicy;
 
 /// Why brig refuses to run a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

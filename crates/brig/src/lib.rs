@@ -403,16 +403,6 @@ pub fn append_rule(path: &Path, rule: &brig_rules::Rule) -> Result<(), Error> {
         .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))
 }
 
-/// The approval policy of the plan, in `brig-rules`'s terms.
-pub fn approval_policy(p: brig_policy::ApprovalPolicy) -> brig_rules::ApprovalPolicy {
-    match p {
-        brig_policy::ApprovalPolicy::Untrusted => brig_rules::ApprovalPolicy::Untrusted,
-        brig_policy::ApprovalPolicy::OnFailure => brig_rules::ApprovalPolicy::OnFailure,
-        brig_policy::ApprovalPolicy::OnRequest => brig_rules::ApprovalPolicy::OnRequest,
-        brig_policy::ApprovalPolicy::Never => brig_rules::ApprovalPolicy::Never,
-    }
-}
-
 /// What the rules and the approval policy decided about a command, for `command.start`.
 #[derive(Clone, Debug)]
 pub struct Decided {

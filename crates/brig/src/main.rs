@@ -228,8 +228,8 @@ struct PolicyArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     file_size: Option<u64>,
     /// When to ask a human: untrusted, on-failure, on-request (default) or never.
-    #[arg(long = "approval-policy", value_name = "POLICY", value_parser = parse_policy_approval)]
-    approval_policy: Option<brig_policy::ApprovalPolicy>,
+    #[arg(long = "approval-policy", value_name = "POLICY", value_parser = parse_approval_policy)]
+    approval_policy: Option<brig_rules::ApprovalPolicy>,
 }
 
 #[derive(Args)]
@@ -302,14 +302,6 @@ fn parse_cpus(s: &str) -> Result<u64, String> {
             "`{s}` is not a number of cores from 0.01 to 4096, e.g. 1.5"
         )),
     }
-}
-
-fn parse_policy_approval(s: &str) -> Result<brig_policy::ApprovalPolicy, String> {
-    brig_policy::ApprovalPolicy::parse(s).ok_or_else(|| {
-        format!(
-            "unknown approval policy `{s}`; expected untrusted, on-failure, on-request or never"
-        )
-    })
 }
 
 fn parse_audit_files(s: &str) -> Result<brig_policy::AuditFiles, String> {
@@ -420,7 +412,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             approval_policy.unwrap_or_else(|| {
                 // The configured policy, as `brig run` here would use it.
                 brig::load(&brig::Request::default())
-                    .map(|l| brig::approval_policy(l.plan.approvals.policy))
+                    .map(|l| l.plan.approvals.policy)
                     .unwrap_or(brig_rules::ApprovalPolicy::OnRequest)
             }),
             rules.as_deref(),
@@ -452,7 +444,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let verdict = rules.check_argv(&argv_text);
-    let mut policy = brig::approval_policy(loaded.plan.approvals.policy);
+    let mut policy = loaded.plan.approvals.policy;
     // Nobody chose a policy and there is no terminal to ask on: never wait for a human who is
     // probably not there; what needs one fails at once, saying how to wait instead.
     let headless = loaded.plan.approvals.policy_is_default
@@ -769,6 +761,40 @@ fn approval_gate(
     }
 }
 
+/// A request as reviewers see it, asked now by this brig.
+#[cfg(unix)]
+#[allow(clippy::too_many_arguments)]
+fn new_pending(
+    loaded: &brig::Loaded,
+    line: &str,
+    decision: &str,
+    destructive: bool,
+    destroys: Vec<String>,
+    reasons: Vec<String>,
+    required: usize,
+    scopes: Vec<String>,
+) -> brig::approve::Pending {
+    brig::approve::Pending {
+        id: brig_audit::new_session_id(),
+        command: line.to_string(),
+        cwd: loaded.plan.cwd.display().to_string(),
+        mode: loaded.plan.mode.as_str().to_string(),
+        decision: decision.to_string(),
+        destructive,
+        destroys,
+        reasons,
+        required,
+        approved_by: Vec::new(),
+        scopes,
+        asked_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        timeout_secs: loaded.plan.approvals.timeout_secs,
+        pid: std::process::id(),
+    }
+}
+
 #[cfg(unix)]
 #[allow(clippy::too_many_arguments)]
 fn ask_humans(
@@ -795,25 +821,16 @@ fn ask_humans(
     if brig_rules::remember(rules, argv, Scope::Always, "approved").is_ok() {
         scopes.push("always".into());
     }
-    let pending = approve::Pending {
-        id: brig_audit::new_session_id(),
-        command: line.to_string(),
-        cwd: loaded.plan.cwd.display().to_string(),
-        mode: loaded.plan.mode.as_str().to_string(),
-        decision: decided.verdict.decision.as_str().to_string(),
-        destructive: decided.verdict.destructive,
-        destroys: decided.verdict.what_is_destroyed.clone(),
-        reasons: why,
-        required: state.required(),
-        approved_by: Vec::new(),
+    let pending = new_pending(
+        loaded,
+        line,
+        decided.verdict.decision.as_str(),
+        decided.verdict.destructive,
+        decided.verdict.what_is_destroyed.clone(),
+        why,
+        state.required(),
         scopes,
-        asked_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        timeout_secs: settings.timeout_secs,
-        pid: std::process::id(),
-    };
+    );
     let id = pending.id.clone();
     if let Some(s) = session.as_mut() {
         s.record(
@@ -1095,28 +1112,19 @@ fn ask_widening(
     use brig::approve;
     let action = brig_rules::Action::Prompt { dual: false };
     let state = brig_rules::ApprovalState::new(action, false);
-    let pending = approve::Pending {
-        id: brig_audit::new_session_id(),
-        command: line.to_string(),
-        cwd: loaded.plan.cwd.display().to_string(),
-        mode: loaded.plan.mode.as_str().to_string(),
-        decision: "widen".into(),
-        destructive: false,
-        destroys: Vec::new(),
-        reasons: vec![
+    let pending = new_pending(
+        loaded,
+        line,
+        "widen",
+        false,
+        Vec::new(),
+        vec![
             format!("{asker} {widening}"),
             format!("justification: {justification}"),
         ],
-        required: state.required(),
-        approved_by: Vec::new(),
-        scopes: vec!["once".into()],
-        asked_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        timeout_secs: loaded.plan.approvals.timeout_secs,
-        pid: std::process::id(),
-    };
+        state.required(),
+        vec!["once".into()],
+    );
     let id = pending.id.clone();
     if let Some(s) = session.as_mut() {
         s.record(
