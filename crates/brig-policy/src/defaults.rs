@@ -34,6 +34,15 @@ pub const UNTRUSTED_LIMIT_BOUNDS: LimitSettings = LimitSettings {
     tmp_size: Some(1 << 30),
     shm_size: Some(256 << 20),
     file_size: Some(8 << 30),
+    from_untrusted_project: crate::plan::LimitSources {
+        memory: false,
+        processes: false,
+        cpus: false,
+        timeout: false,
+        tmp_size: false,
+        shm_size: false,
+        file_size: false,
+    },
 };
 
 /// Default approval policy: run sandboxed, ask only for what needs a human.

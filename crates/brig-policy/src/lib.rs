@@ -41,7 +41,7 @@ pub use env::{filter_env, FilteredEnv};
 pub use explain::explain;
 pub use plan::{
     name_matches, ApprovalPolicy, ApprovalSettings, AuditFiles, AuditPlan, EnforcementPlan,
-    GitAccess, LimitSettings, Mode, NetworkMode, GIT_ALWAYS_PROTECTED,
+    GitAccess, LimitSettings, LimitSources, Mode, NetworkMode, GIT_ALWAYS_PROTECTED,
 };
 pub use resolve::{resolve, CliOverrides, Layers, Policy, ProjectConfig, ResolveError};
 pub use trust::{

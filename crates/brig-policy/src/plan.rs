@@ -183,6 +183,29 @@ pub struct LimitSettings {
     pub shm_size: Option<u64>,
     /// Largest file the command may write, bytes.
     pub file_size: Option<u64>,
+    /// The values above that an *untrusted* project file chose: applied where the host can
+    /// enforce them and never above brig's defaults, but not a reason to refuse the run (a
+    /// repository must not be able to stop brig from running on hosts without cgroups).
+    pub from_untrusted_project: LimitSources,
+}
+
+/// Which limits came from an untrusted project file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LimitSources {
+    /// `memory`.
+    pub memory: bool,
+    /// `processes`.
+    pub processes: bool,
+    /// `cpus`.
+    pub cpus: bool,
+    /// `timeout`.
+    pub timeout: bool,
+    /// `tmp_size`.
+    pub tmp_size: bool,
+    /// `shm_size`.
+    pub shm_size: bool,
+    /// `file_size`.
+    pub file_size: bool,
 }
 
 /// What the audit trail records for one command.

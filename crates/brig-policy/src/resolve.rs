@@ -233,6 +233,14 @@ pub fn resolve(layers: &Layers) -> Result<Policy, ResolveError> {
     }
     let l = cli.limits;
     let lim = &mut p.limits;
+    let src = &mut lim.from_untrusted_project;
+    src.memory &= l.memory.is_none();
+    src.processes &= l.processes.is_none();
+    src.cpus &= l.cpu_millis.is_none();
+    src.timeout &= l.timeout.is_none();
+    src.tmp_size &= l.tmp_size.is_none();
+    src.shm_size &= l.shm_size.is_none();
+    src.file_size &= l.file_size.is_none();
     lim.memory = l.memory.or(lim.memory);
     lim.processes = l.processes.or(lim.processes);
     lim.cpu_millis = l.cpu_millis.or(lim.cpu_millis);
@@ -376,6 +384,7 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
         let cur = p.limits;
         if let Some(v) = check("limits.memory", &l.memory, cur.memory, bounds.memory)? {
             p.limits.memory = Some(v);
+            p.limits.from_untrusted_project.memory = untrusted;
         }
         if let Some(v) = check(
             "limits.processes",
@@ -384,6 +393,7 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
             bounds.processes,
         )? {
             p.limits.processes = Some(v);
+            p.limits.from_untrusted_project.processes = untrusted;
         }
         if let Some(v) = check(
             "limits.cpus",
@@ -392,6 +402,7 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
             bounds.cpu_millis,
         )? {
             p.limits.cpu_millis = Some(v);
+            p.limits.from_untrusted_project.cpus = untrusted;
         }
         if let Some(v) = check(
             "limits.tmp_size",
@@ -400,6 +411,7 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
             bounds.tmp_size,
         )? {
             p.limits.tmp_size = Some(v);
+            p.limits.from_untrusted_project.tmp_size = untrusted;
         }
         if let Some(v) = check(
             "limits.shm_size",
@@ -408,6 +420,7 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
             bounds.shm_size,
         )? {
             p.limits.shm_size = Some(v);
+            p.limits.from_untrusted_project.shm_size = untrusted;
         }
         if let Some(v) = check(
             "limits.file_size",
@@ -416,12 +429,14 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
             bounds.file_size,
         )? {
             p.limits.file_size = Some(v);
+            p.limits.from_untrusted_project.file_size = untrusted;
         }
         if let Some(Setting { value, at }) = l.timeout {
             if untrusted && cur.timeout.is_some_and(|t| value > t) {
                 return Err(loosens("limits.timeout", at));
             }
             p.limits.timeout = Some(value);
+            p.limits.from_untrusted_project.timeout = untrusted;
         }
     }
 

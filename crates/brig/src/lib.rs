@@ -17,6 +17,17 @@ pub mod approve;
 pub use brig_policy::{EnforcementPlan, Mode, NetworkMode, Policy};
 pub use brig_sandbox::{Capabilities, Command, Exit, Layer, LimitHit, Limits, Outcome};
 
+/// The status brig exits with for a finished command: the command's own, except 117 when the
+/// wall-clock timeout stopped it and 119 when the memory limit ended it with a failure.
+pub fn status_of(o: &Outcome) -> i32 {
+    let status = o.exit.as_status();
+    match o.limits_hit.first() {
+        Some(LimitHit::Timeout { .. }) => exit_code::TIMEOUT,
+        Some(LimitHit::Memory { .. }) if status != 0 => exit_code::MEMORY,
+        _ => status,
+    }
+}
+
 /// The resource limits for a plan: brig's defaults (from the machine's memory), with every
 /// value the user chose (configuration or command line) as an explicit limit, which the
 /// backend enforces or refuses to run without.
@@ -28,27 +39,30 @@ pub fn limits_for(plan: &EnforcementPlan) -> Result<Limits, Error> {
     let total: Option<u64> = None;
     let mut l = Limits::defaults(total);
     let c = plan.limits;
-    if let Some(v) = c.memory {
-        l.memory_bytes = Some(Limit::explicit(v));
+    let from = c.from_untrusted_project;
+    // A user's value is explicit (enforced, or the run is refused); an untrusted project's is
+    // applied like a default: best effort, and never above the default.
+    fn choose<T: Copy + PartialOrd>(
+        value: Option<T>,
+        untrusted: bool,
+        default: Option<Limit<T>>,
+    ) -> Option<Limit<T>> {
+        match (value, untrusted) {
+            (None, _) => default,
+            (Some(v), false) => Some(Limit::explicit(v)),
+            (Some(v), true) => Some(Limit::by_default(match default {
+                Some(d) if d.value < v => d.value,
+                _ => v,
+            })),
+        }
     }
-    if let Some(v) = c.processes {
-        l.processes = Some(Limit::explicit(v));
-    }
-    if let Some(v) = c.cpu_millis {
-        l.cpus = Some(Limit::explicit(v as f64 / 1000.0));
-    }
-    if let Some(v) = c.timeout {
-        l.timeout = Some(Limit::explicit(v));
-    }
-    if let Some(v) = c.tmp_size {
-        l.tmp_bytes = Some(Limit::explicit(v));
-    }
-    if let Some(v) = c.shm_size {
-        l.shm_bytes = Some(Limit::explicit(v));
-    }
-    if let Some(v) = c.file_size {
-        l.file_bytes = Some(Limit::explicit(v));
-    }
+    l.memory_bytes = choose(c.memory, from.memory, l.memory_bytes);
+    l.processes = choose(c.processes, from.processes, l.processes);
+    l.cpus = choose(c.cpu_millis.map(|m| m as f64 / 1000.0), from.cpus, l.cpus);
+    l.timeout = choose(c.timeout, from.timeout, l.timeout);
+    l.tmp_bytes = choose(c.tmp_size, from.tmp_size, l.tmp_bytes);
+    l.shm_bytes = choose(c.shm_size, from.shm_size, l.shm_bytes);
+    l.file_bytes = choose(c.file_size, from.file_size, l.file_bytes);
     l.validate().map_err(Error::Config)?;
     Ok(l)
 }
@@ -655,7 +669,8 @@ impl AuditSession {
             Ok(o) => serde_json::json!({
                 "exit_code": match o.exit { Exit::Code(c) => Some(c), Exit::Signal(_) => None },
                 "signal": match o.exit { Exit::Signal(s) => Some(s), Exit::Code(_) => None },
-                "status": o.exit.as_status(),
+                "status": status_of(o),
+                "command_status": o.exit.as_status(),
                 "duration_ms": elapsed.as_secs_f64() * 1000.0,
                 "cpu_user_ms": o.usage.user_us as f64 / 1000.0,
                 "cpu_sys_ms": o.usage.sys_us as f64 / 1000.0,

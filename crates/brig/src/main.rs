@@ -347,6 +347,7 @@ impl PolicyArgs {
             tmp_size: self.tmp_size,
             shm_size: None,
             file_size: self.file_size,
+            from_untrusted_project: brig_policy::LimitSources::default(),
         };
         Ok(req)
     }
@@ -667,17 +668,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("brig: denied {} (see `brig policy explain`)", printable(b));
         }
     }
-    let mut status = outcome.exit.as_status();
+    let status = brig::status_of(&outcome);
     for hit in &outcome.limits_hit {
         match hit {
             brig::LimitHit::Timeout { .. } => eprintln!("brig: stopped: {hit}"),
             _ => eprintln!("brig: {hit}"),
         }
-    }
-    match outcome.limits_hit.first() {
-        Some(brig::LimitHit::Timeout { .. }) => status = brig::exit_code::TIMEOUT,
-        Some(brig::LimitHit::Memory { .. }) if status != 0 => status = brig::exit_code::MEMORY,
-        _ => {}
     }
     Ok(ExitCode::from(u8::try_from(status & 0xff).unwrap_or(1)))
 }

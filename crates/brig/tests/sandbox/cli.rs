@@ -27,7 +27,43 @@ both_identities!(
     untrusted_project_config_cannot_loosen,
     fails_closed_without_user_namespaces,
     policy_check,
+    project_limits_are_best_effort_and_status_is_recorded,
 );
+
+/// Limits from an untrusted `.brig.toml` are applied where the host can, but can never stop
+/// brig from running (a repository must not be able to refuse every command on a host
+/// without cgroups); and a run stopped by the timeout exits 117 and records 117 as its status
+/// in `command.end`, with the command's own status beside it.
+fn project_limits_are_best_effort_and_status_is_recorded(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.write(
+        "ws/.brig.toml",
+        "[limits]\nmemory = \"2G\"\nprocesses = 500\n",
+    );
+    w.brig(&["run", "--", "true"]).ok();
+    let out = w.brig(&["run", "--timeout", "1s", "--", "sleep", "30"]);
+    out.code_is(117);
+    assert!(out.stderr.contains("timeout"), "{out}");
+    let last = w
+        .brig(&["audit", "list", "--json"])
+        .ok()
+        .stdout
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let id = serde_json::from_str::<serde_json::Value>(&last).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = w.brig(&["audit", "show", &id, "--type", "command.end", "--json"]);
+    let end: serde_json::Value = serde_json::from_str(shown.ok().stdout.trim()).unwrap();
+    assert_eq!(end["data"]["status"], 117, "{end}");
+    assert_ne!(end["data"]["command_status"], 117, "{end}");
+}
 
 /// `brig policy check` decides without running anything: known read-only commands are
 /// allowed, destructive ones need dual approval (and say what they destroy), a compound
