@@ -69,6 +69,9 @@ pub struct Guard {
     syscall_records: u32,
     /// Refused syscalls beyond [`MAX_SYSCALL_RECORDS`], not recorded one by one.
     pub syscalls_suppressed: u64,
+    /// The command's `RLIMIT_FSIZE`: the guard truncates files for the command, so it applies
+    /// the command's limit itself (its own process has none).
+    file_size_limit: Option<u64>,
     /// Every report below starts with "PID\tPROGRAM\t": the process (its pid inside the
     /// sandbox) and its executable, escaped with [`escape`].
     /// Refused attempts: "description" (the path as given by the command), in order.
@@ -161,12 +164,26 @@ impl Guard {
             foreign_proc: std::cell::Cell::new(false),
             syscall_records: 0,
             syscalls_suppressed: 0,
+            file_size_limit: None,
             blocked: Vec::new(),
             changes: Vec::new(),
             refusals: Vec::new(),
             reads: Vec::new(),
             execs: Vec::new(),
         })
+    }
+
+    /// Applies the command's file size limit to the truncations the guard makes for it.
+    pub fn with_file_size_limit(mut self, limit: Option<u64>) -> Guard {
+        self.file_size_limit = limit;
+        self
+    }
+
+    /// Whether growing a file to `len` bytes is beyond the command's file size limit (the
+    /// kernel's answer would be `EFBIG`).
+    fn too_big(&self, len: i64) -> bool {
+        self.file_size_limit
+            .is_some_and(|max| u64::try_from(len).is_ok_and(|l| l > max))
     }
 
     /// The notification descriptor, for polling.
@@ -828,6 +845,9 @@ impl Guard {
         len: i64,
     ) -> Result<Reply, i32> {
         let (t, at) = self.located(n, pid, libc::AT_FDCWD as i64, path)?;
+        if self.too_big(len) {
+            return Err(libc::EFBIG);
+        }
         let r = sys::openat_raw(
             t.parent.as_fd(),
             &t.name,
@@ -1181,6 +1201,7 @@ impl Guard {
                 sys::fchmod(file.as_fd(), mode as libc::mode_t),
                 format!("chmod {:o}", mode & 0o7777),
             ),
+            FdOp::Truncate(len) if self.too_big(len) => return Err(libc::EFBIG),
             FdOp::Truncate(len) => (sys::ftruncate(file.as_fd(), len), "truncate".to_string()),
         };
         let at = fd_path(&file).map(|b| String::from_utf8_lossy(&b).into_owned());

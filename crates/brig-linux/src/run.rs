@@ -514,7 +514,10 @@ fn parent_main(
                 "blocked" => {
                     free = unescape(body);
                     let what = free.as_str();
-                    outcome.blocked_creates.push(what.to_string());
+                    // Kept for the summary brig prints; bounded (a loop must not grow brig).
+                    if outcome.blocked_creates.len() < 1000 {
+                        outcome.blocked_creates.push(what.to_string());
+                    }
                     Some(Event::Denied {
                         layer: Layer::CreateGuard,
                         what,
@@ -942,6 +945,7 @@ fn supervise(
                     scratch.reserved,
                     spec,
                 )
+                .map(|g| g.with_file_size_limit(bounds.rlimits.file_size))
                 .map_err(|e| format!("guard: {e}"))?,
             )
         }

@@ -129,8 +129,9 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
                 writable_roots.push(root);
             }
         }
+        let protected = protected_names(policy);
         for root in &writable_roots {
-            check_writable_root(root, host, &deny_read)?;
+            check_writable_root(root, host, &deny_read, &protected)?;
         }
     }
 
@@ -260,6 +261,7 @@ fn check_writable_root(
     root: &Path,
     host: &HostFacts,
     deny_read: &[PathBuf],
+    protected: &[String],
 ) -> Result<(), PlanError> {
     let too_broad = |reason: String| {
         Err(PlanError::WritableRootTooBroad {
@@ -292,6 +294,17 @@ fn check_writable_root(
         if dir.starts_with(root) {
             return too_broad(format!("contains {what} `{}`", dir.display()));
         }
+    }
+    // A root that is, or is inside, a protected entry (`repo/.git`, `.vscode/x`) would make
+    // that entry writable: protection applies inside roots, not to the roots themselves.
+    if let Some(c) = root.components().find(|c| {
+        let name = c.as_os_str().to_string_lossy();
+        crate::plan::name_matches(protected, &name)
+    }) {
+        return too_broad(format!(
+            "is or is inside the protected entry `{}`",
+            c.as_os_str().to_string_lossy()
+        ));
     }
     if let Some(secret) = deny_read.iter().find(|s| root.starts_with(s)) {
         return too_broad(format!(

@@ -304,13 +304,28 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         other => Error::Config(other.to_string()),
     })?;
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    // The policy compares paths as written; the kernel follows symlinks. So every path it
+    // compares is given as the kernel will resolve it: a writable root that is a symlink to
+    // brig's config directory, or a config directory that is a symlink into the workspace
+    // (a dotfiles repository), must be caught by the checks, not slip past them.
+    let mut policy = policy;
+    let base = workspace.clone();
+    policy.writable = policy
+        .writable
+        .iter()
+        .map(|w| {
+            brig_policy::expand_path(w, &dirs.home, &base)
+                .map(|p| real_path(&p))
+                .unwrap_or_else(|_| w.clone())
+        })
+        .collect();
     let host = HostFacts {
         home: dirs.home,
         workspace,
         cwd,
         env,
-        state_dir: dirs.state,
-        config_dir: dirs.config,
+        state_dir: real_path(&dirs.state),
+        config_dir: real_path(&dirs.config),
     };
     let plan = brig_policy::plan(&policy, &host).map_err(|e| Error::Config(e.to_string()))?;
     Ok(Loaded {
@@ -426,6 +441,32 @@ pub struct Decided {
     pub action: brig_rules::Action,
     /// The approval policy in force.
     pub policy: brig_rules::ApprovalPolicy,
+}
+
+/// `p` as the kernel resolves it: its longest existing ancestor canonicalized (symlinks
+/// followed), with the rest appended.
+pub fn real_path(p: &Path) -> PathBuf {
+    let mut existing = p.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
 }
 
 /// What the host can enforce.

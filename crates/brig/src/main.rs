@@ -1335,7 +1335,13 @@ fn approvals(cmd: ApprovalsCmd) -> anyhow::Result<ExitCode> {
 /// command, and escape sequences must not reach the reviewer's terminal.
 fn printable(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || is_bidi_or_invisible(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -1751,4 +1757,14 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Unicode format characters that reorder or hide text on a terminal (bidirectional overrides
+/// and isolates, zero-width characters): a command line or path shown to a reviewer must read
+/// as what runs.
+fn is_bidi_or_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+    )
 }

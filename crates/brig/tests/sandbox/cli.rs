@@ -28,7 +28,72 @@ both_identities!(
     fails_closed_without_user_namespaces,
     policy_check,
     project_limits_are_best_effort_and_status_is_recorded,
+    symlinks_cannot_make_brigs_own_files_writable,
+    file_size_limit_covers_truncation,
 );
+
+/// Paths are checked as the kernel resolves them: a config directory that is a symlink into
+/// the workspace (a dotfiles repository), or an extra writable root that is a symlink to the
+/// config directory, is refused (121) instead of letting the command rewrite brig's rules; and
+/// a writable root inside a protected entry (`repo/.git`) is refused too.
+fn symlinks_cannot_make_brigs_own_files_writable(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.t.make_dir(&w.ws.join("brigcfg"));
+    w.t.make_dir(&w.home.join(".config"));
+    std::os::unix::fs::symlink(w.ws.join("brigcfg"), w.home.join(".config/brig")).unwrap();
+    let out = w.brig(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo 'disable = [\"rm\"]' > brigcfg/rules.toml",
+    ]);
+    out.code_is(121);
+    assert!(out.stderr.contains("config directory"), "{out}");
+    assert!(!w.ws.join("brigcfg/rules.toml").exists());
+    std::fs::remove_file(w.home.join(".config/brig")).unwrap();
+    w.t.make_dir(&w.home.join(".config/brig"));
+    std::os::unix::fs::symlink(w.home.join(".config/brig"), w.aux.join("cfglink")).unwrap();
+    let link = w.aux.join("cfglink");
+    let out = w.brig(&["run", "--writable", link.to_str().unwrap(), "--", "true"]);
+    out.code_is(121);
+    assert!(out.stderr.contains("config directory"), "{out}");
+    w.t.make_dir(&w.ws.join("repo"));
+    w.t.make_dir(&w.ws.join("repo/.git"));
+    let git = w.ws.join("repo/.git");
+    let out = w.brig(&["run", "--writable", git.to_str().unwrap(), "--", "true"]);
+    out.code_is(121);
+    assert!(out.stderr.contains("protected entry"), "{out}");
+}
+
+/// `--file-size` also bounds the truncations the supervisor makes for the command
+/// (`truncate`, `ftruncate`), not only its own writes.
+fn file_size_limit_covers_truncation(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    let out = w.brig(&[
+        "run",
+        "--file-size",
+        "1M",
+        "--",
+        "python3",
+        "-c",
+        "import errno, os\n\
+         for grow in (lambda: os.truncate('big', 10 << 30), lambda: os.ftruncate(os.open('big2', os.O_RDWR | os.O_CREAT), 10 << 30)):\n\
+         \x20   try:\n\
+         \x20       grow(); print('GREW')\n\
+         \x20   except OSError as e:\n\
+         \x20       print('refused', errno.errorcode[e.errno])\n",
+    ]);
+    out.ok();
+    assert!(!out.stdout.contains("GREW"), "{out}");
+    assert_eq!(out.stdout.matches("refused EFBIG").count(), 2, "{out}");
+}
 
 /// Limits from an untrusted `.brig.toml` are applied where the host can, but can never stop
 /// brig from running (a repository must not be able to refuse every command on a host
