@@ -96,6 +96,22 @@ pub struct RunOptions {
     /// Where the protected-path walk may keep its cache (brig's state directory); `None`
     /// walks every writable root in full each time.
     pub cache_dir: Option<PathBuf>,
+    /// In [`NetworkMode::Allowlist`]: who serves the proxy. Required there.
+    pub proxy: Option<ProxyHandler>,
+}
+
+/// Takes the listening socket on the sandbox's loopback (`127.0.0.1:PROXY_PORT`, created inside
+/// the sandbox's network namespace and handed out to brig) and serves brig's proxy on it,
+/// outside the sandbox. Called once per run, right after the sandbox's PID 1 created the
+/// socket and before the command starts; it must return quickly (serve on threads of its
+/// own) and must not fork.
+#[derive(Clone)]
+pub struct ProxyHandler(pub std::sync::Arc<dyn Fn(std::net::TcpListener) + Send + Sync>);
+
+impl std::fmt::Debug for ProxyHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProxyHandler")
+    }
 }
 
 /// What the command should see as its temp dir.
@@ -338,8 +354,18 @@ fn run_confined(
     let envp = env_c(&plan.env, true);
     let cands = candidates(&program, &plan.env);
     let cwd = sys::cstr(&plan.cwd).map_err(|e| RunError::Os("cwd", e))?;
+    let proxy = match (plan.network, &opts.proxy) {
+        (NetworkMode::Allowlist, Some(p)) => Some(p.clone()),
+        (NetworkMode::Allowlist, None) => {
+            return Err(RunError::Setup(
+                "the network allowlist needs brig's proxy, and none was given".into(),
+            ))
+        }
+        _ => None,
+    };
     let spec = FilterSpec {
         network_off: plan.network == NetworkMode::Off,
+        network_loopback: plan.network == NetworkMode::Allowlist,
         create_guard: true,
         record: record_level(plan),
     };
@@ -357,13 +383,22 @@ fn run_confined(
     let (report_r, report_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
     let (alive_r, alive_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
     let (found_r, found_w) = sys::pipe().map_err(|e| RunError::Os("pipe", e))?;
+    // The proxy's listener travels from PID 1 (inside the network namespace) to brig.
+    let proxy_pair = match proxy {
+        Some(_) => Some(sys::seqpacket_pair().map_err(|e| RunError::Os("socketpair", e))?),
+        None => None,
+    };
+    let (proxy_r, proxy_w) = match proxy_pair {
+        Some((r, w)) => (Some(r), Some(w)),
+        None => (None, None),
+    };
 
     let mut flags = libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUTS;
-    if plan.network == NetworkMode::Off {
+    if plan.network != NetworkMode::On {
         flags |= libc::CLONE_NEWNET;
     }
     // Signals brig relays: blocked here so none is lost between clone and the relay loop.
@@ -377,9 +412,10 @@ fn run_confined(
             drop(alive_w);
             drop(sigfd);
             drop(found_w);
+            drop(proxy_r);
             let code = init_main(
-                plan, uid, gid, &report_w, alive_r, found_r, spec, filter, &cands, &argv, &envp,
-                &cwd, bounds,
+                plan, uid, gid, &report_w, alive_r, found_r, proxy_w, spec, filter, &cands, &argv,
+                &envp, &cwd, bounds,
             );
             sys::exit_now(code)
         }
@@ -387,6 +423,7 @@ fn run_confined(
             drop(report_w);
             drop(alive_r);
             drop(found_r);
+            drop(proxy_w);
             // Into the run's cgroups before PID 1 gets the walk: it starts the command only
             // after reading it.
             if let Err(e) = cgroups.attach(pid) {
@@ -400,6 +437,14 @@ fn run_confined(
             // While PID 1 builds the mounts, find the protected entries of the writable roots.
             let _ = sys::write_all(found_w.as_fd(), &walk_roots(plan, opts));
             drop(found_w);
+            // PID 1 creates the proxy's listener once its loopback is up, before it starts
+            // the command; if it fails first, its end closes and parent_main reports why.
+            if let (Some(sock), Some(handler)) = (&proxy_r, &proxy) {
+                if let Ok(Some(fd)) = sys::recv_fd(sock.as_fd()) {
+                    (handler.0)(std::net::TcpListener::from(fd));
+                }
+            }
+            drop(proxy_r);
             let r = parent_main(pid, report_r, &sigfd, sink, limits, &cgroups);
             drop(alive_w);
             r
@@ -765,6 +810,7 @@ fn init_main(
     report_w: &OwnedFd,
     alive_r: OwnedFd,
     found_r: OwnedFd,
+    proxy_w: Option<OwnedFd>,
     spec: FilterSpec,
     filter: Vec<libc::sock_filter>,
     cands: &[CString],
@@ -774,7 +820,7 @@ fn init_main(
     bounds: InitLimits,
 ) -> i32 {
     let rep = Reporter(report_w);
-    match init_setup(plan, uid, gid, &rep, &found_r, bounds.scratch) {
+    match init_setup(plan, uid, gid, &rep, &found_r, proxy_w, bounds.scratch) {
         Ok((scratch, layers)) => {
             for l in layers {
                 rep.line("layer", l.as_str());
@@ -812,6 +858,7 @@ fn init_setup(
     gid: libc::gid_t,
     rep: &Reporter<'_>,
     found_r: &OwnedFd,
+    proxy_w: Option<OwnedFd>,
     sizes: ScratchSizes,
 ) -> Result<(Scratch, Vec<Layer>), String> {
     let start = std::time::Instant::now();
@@ -845,9 +892,18 @@ fn init_setup(
         Layer::PidNamespace,
         Layer::IpcUtsNamespace,
     ];
-    if plan.network == NetworkMode::Off {
+    if plan.network != NetworkMode::On {
         sys::loopback_up().map_err(|e| format!("bringing up loopback: {e}"))?;
         layers.push(Layer::NetworkNamespace);
+    }
+    if let Some(sock) = proxy_w {
+        // The proxy's socket lives in this network namespace, so the command can reach it;
+        // brig accepts on it from outside, where the proxy has the host's network.
+        let listener =
+            std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, brig_policy::PROXY_PORT))
+                .map_err(|e| format!("creating the proxy's listener on the sandbox's loopback: {e}"))?;
+        sys::send_fd(sock.as_fd(), listener.as_fd())
+            .map_err(|e| format!("handing the proxy's listener to brig: {e}"))?;
     }
     sys::drop_all_capabilities().map_err(|e| format!("dropping capabilities: {e}"))?;
     sc::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;

@@ -61,6 +61,10 @@ use libc::sock_filter;
 pub struct FilterSpec {
     /// Deny `socket`/`socketpair` of every family except `AF_UNIX` (with `EPERM`).
     pub network_off: bool,
+    /// Deny `socket`/`socketpair` of every family except `AF_UNIX`, `AF_INET` and `AF_INET6`
+    /// (with `EPERM`): the network allowlist, where the sandbox's own loopback (and brig's
+    /// proxy on it) is the only thing IP sockets can reach.
+    pub network_loopback: bool,
     /// Send file-creating syscalls to the supervisor with `SECCOMP_RET_USER_NOTIF`. The filter
     /// must then be installed with a listener, and the supervisor must answer.
     pub create_guard: bool,
@@ -129,6 +133,8 @@ const EPERM: u16 = 1;
 const ENOSYS: u16 = 38;
 const AF_UNIX: u32 = 1;
 const AF_VSOCK: u32 = 40;
+const AF_INET: u32 = 2;
+const AF_INET6: u32 = 10;
 const O_CREAT: u32 = 0o100;
 /// `O_WRONLY | O_RDWR | O_TRUNC`: an `open` that may change an existing file.
 const O_WRITE_BITS: u32 = 0o1 | 0o2 | 0o1000;
@@ -430,6 +436,27 @@ const ARG_RULES: &[Rule] = &[
         when: When::ArgIn {
             arg: 0,
             values: &[AF_VSOCK],
+        },
+        then: Action::Errno(EPERM),
+    },
+];
+
+/// With [`FilterSpec::network_loopback`]: `AF_UNIX` and IP sockets only (no netlink, packet or
+/// other families); the network namespace has nothing but loopback.
+const NETWORK_LOOPBACK_RULES: &[Rule] = &[
+    Rule {
+        sys: Sys::socket,
+        when: When::ArgNotIn {
+            arg: 0,
+            values: &[AF_UNIX, AF_INET, AF_INET6],
+        },
+        then: Action::Errno(EPERM),
+    },
+    Rule {
+        sys: Sys::socketpair,
+        when: When::ArgNotIn {
+            arg: 0,
+            values: &[AF_UNIX],
         },
         then: Action::Errno(EPERM),
     },
@@ -820,6 +847,10 @@ pub fn build_for(arch: Arch, spec: &FilterSpec) -> Vec<sock_filter> {
         for rule in NETWORK_OFF_RULES {
             emit_rule(&mut prog, arch, &recorded(rule));
         }
+    } else if spec.network_loopback {
+        for rule in NETWORK_LOOPBACK_RULES {
+            emit_rule(&mut prog, arch, &recorded(rule));
+        }
     }
     // 4. The create guard, then what is sent to the supervisor only to be recorded.
     if spec.create_guard {
@@ -891,6 +922,8 @@ pub fn refusal_for(arch: Arch, spec: &FilterSpec, nr: i64, args: [u64; 6]) -> Op
     }
     let net: &[Rule] = if spec.network_off {
         NETWORK_OFF_RULES
+    } else if spec.network_loopback {
+        NETWORK_LOOPBACK_RULES
     } else {
         &[]
     };
@@ -903,6 +936,9 @@ pub fn refusal_for(arch: Arch, spec: &FilterSpec, nr: i64, args: [u64; 6]) -> Op
                     Sys::ioctl => "terminal input injection (TIOCSTI/TIOCLINUX) is denied",
                     Sys::socket | Sys::socketpair if low(0) == AF_VSOCK => {
                         "AF_VSOCK reaches the hypervisor host"
+                    }
+                    Sys::socket | Sys::socketpair if spec.network_loopback => {
+                        "only AF_UNIX and IP sockets: the network goes through brig's proxy"
                     }
                     Sys::socket | Sys::socketpair => "the network is off: only AF_UNIX sockets",
                     _ => "denied by the seccomp filter",
@@ -951,24 +987,34 @@ mod tests {
     const AUDIT_ARCH_I386: u32 = 0x4000_0003;
     const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
     /// Every spec without recording (recording turns refusals into notifications).
-    const ALL_SPECS: [FilterSpec; 4] = [
+    const ALL_SPECS: [FilterSpec; 5] = [
         FilterSpec {
             network_off: false,
+            network_loopback: false,
             create_guard: false,
             record: Record::Nothing,
         },
         FilterSpec {
             network_off: true,
+            network_loopback: false,
             create_guard: false,
             record: Record::Nothing,
         },
         FilterSpec {
             network_off: false,
+            network_loopback: false,
             create_guard: true,
             record: Record::Nothing,
         },
         FilterSpec {
             network_off: true,
+            network_loopback: false,
+            create_guard: true,
+            record: Record::Nothing,
+        },
+        FilterSpec {
+            network_off: false,
+            network_loopback: true,
             create_guard: true,
             record: Record::Nothing,
         },
@@ -1067,6 +1113,7 @@ mod tests {
     fn spec(network_off: bool, create_guard: bool) -> FilterSpec {
         FilterSpec {
             network_off,
+            network_loopback: false,
             create_guard,
             record: Record::Nothing,
         }
@@ -1075,6 +1122,7 @@ mod tests {
     fn recording(network_off: bool, record: Record) -> FilterSpec {
         FilterSpec {
             network_off,
+            network_loopback: false,
             create_guard: true,
             record,
         }
@@ -1307,6 +1355,32 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_allowlist_keeps_ip_sockets_and_nothing_else() {
+        for arch in ARCHES {
+            let lo = FilterSpec {
+                network_off: false,
+                network_loopback: true,
+                create_guard: true,
+                record: Record::Nothing,
+            };
+            let socket = nr(Sys::socket, arch);
+            let pair = nr(Sys::socketpair, arch);
+            // AF_UNIX, AF_INET, AF_INET6 (also with junk in the high half).
+            for domain in [1, 2, 10, 0xffff_ffff_0000_0002] {
+                assert_eq!(run(arch, lo, socket, a0(domain)), Verdict::Allow, "{domain:#x}");
+            }
+            // AF_NETLINK, AF_PACKET, AF_VSOCK, AF_BLUETOOTH, AF_XDP, and a high-bit AF_INET
+            // that the kernel would read as 2 is allowed above, but 0x1_0000_0011 is AF_PACKET.
+            for domain in [16, 17, 40, 31, 44, 0x1_0000_0011] {
+                assert_eq!(run(arch, lo, socket, a0(domain)), EPERM_V, "{domain:#x}");
+            }
+            // socketpair makes no network sockets: AF_UNIX only.
+            assert_eq!(run(arch, lo, pair, a0(1)), Verdict::Allow);
+            assert_eq!(run(arch, lo, pair, a0(2)), EPERM_V);
         }
     }
 
@@ -1664,6 +1738,8 @@ mod tests {
         assert_eq!(i32::from(ENOSYS), libc::ENOSYS);
         assert_eq!(AF_UNIX, libc::AF_UNIX as u32);
         assert_eq!(AF_VSOCK, libc::AF_VSOCK as u32);
+        assert_eq!(AF_INET, libc::AF_INET as u32);
+        assert_eq!(AF_INET6, libc::AF_INET6 as u32);
         assert_eq!(O_CREAT, libc::O_CREAT as u32);
         assert_eq!(u64::from(TIOCSTI), u64::try_from(libc::TIOCSTI).unwrap());
         assert_eq!(

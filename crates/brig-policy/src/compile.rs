@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::defaults;
 use crate::env::filter_env;
-use crate::plan::{ApprovalSettings, AuditPlan, EnforcementPlan, Mode, NetworkMode};
+use crate::plan::{ApprovalSettings, AuditPlan, EnforcementPlan, Mode, NetworkMode, NetworkPlan};
 use crate::resolve::Policy;
 
 /// What the policy needs to know about the host, gathered outside this crate.
@@ -69,6 +69,14 @@ pub enum PlanError {
         /// Why, in words ("is your home directory").
         reason: String,
     },
+    /// A network rule that does not parse (written by a caller that skipped the config parser).
+    #[error("network rule {rule:?}: {why}")]
+    BadNetworkRule {
+        /// The rule as written.
+        rule: String,
+        /// Why it is refused.
+        why: String,
+    },
     /// `secrets.allow_read` names something that is not on the default secret list.
     #[error(
         "`{}` in secrets.allow_read is not on the default secret list, so it cannot be allowed; only whole \
@@ -104,6 +112,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
         return Ok(EnforcementPlan {
             mode: policy.mode,
             network: policy.network,
+            network_rules: NetworkPlan::default(),
             writable_roots: vec![filesystem_root(&workspace)],
             workspace,
             cwd,
@@ -135,16 +144,23 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
         }
     }
 
-    let env = filter_env(&host.env, &policy.env_pass, &policy.env_deny);
+    let mut env = filter_env(&host.env, &policy.env_pass, &policy.env_deny);
     // read-only means inspect only: no network, whatever the network setting says.
     let network = if policy.mode == Mode::ReadOnly {
         NetworkMode::Off
     } else {
         policy.network
     };
+    let network_rules = if network == NetworkMode::Allowlist {
+        set_proxy_env(&mut env.kept);
+        network_plan(policy)?
+    } else {
+        NetworkPlan::default()
+    };
     Ok(EnforcementPlan {
         mode: policy.mode,
         network,
+        network_rules,
         workspace,
         cwd,
         writable_roots,
@@ -156,6 +172,83 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> Result<EnforcementPlan, PlanEr
         audit: audit_plan(policy),
         approvals: approval_settings(policy),
         limits: policy.limits,
+    })
+}
+
+/// The variables that point programs at brig's proxy, and the value of each (`{}` is the
+/// proxy's `127.0.0.1:PORT`). Programs that ignore them simply have no route.
+pub const PROXY_ENV: &[(&str, &str)] = &[
+    ("http_proxy", "http://{}"),
+    ("HTTP_PROXY", "http://{}"),
+    ("https_proxy", "http://{}"),
+    ("HTTPS_PROXY", "http://{}"),
+    // socks5h: the proxy resolves names (there is no resolver inside the sandbox).
+    ("all_proxy", "socks5h://{}"),
+    ("ALL_PROXY", "socks5h://{}"),
+    ("no_proxy", "localhost,127.0.0.1,::1"),
+    ("NO_PROXY", "localhost,127.0.0.1,::1"),
+    ("npm_config_proxy", "http://{}"),
+    ("npm_config_https_proxy", "http://{}"),
+    ("PIP_PROXY", "http://{}"),
+    ("CARGO_HTTP_PROXY", "http://{}"),
+    // Node.js 24+ (fetch, http) honours the variables above only with this set.
+    ("NODE_USE_ENV_PROXY", "1"),
+];
+
+/// Replaces any proxy setting of the host's environment with brig's proxy.
+fn set_proxy_env(env: &mut Vec<(std::ffi::OsString, std::ffi::OsString)>) {
+    let addr = format!("127.0.0.1:{}", crate::plan::PROXY_PORT);
+    env.retain(|(k, _)| {
+        !PROXY_ENV
+            .iter()
+            .any(|(n, _)| k.to_str().is_some_and(|k| k.eq_ignore_ascii_case(n)))
+    });
+    for (name, value) in PROXY_ENV {
+        env.push((name.into(), value.replace("{}", &addr).into()));
+    }
+}
+
+/// The allowlist: allow rules (presets expanded), deny rules, fixed addresses.
+fn network_plan(policy: &Policy) -> Result<NetworkPlan, PlanError> {
+    let parse = |r: &str| {
+        crate::net::HostRule::parse(r).map_err(|e| PlanError::BadNetworkRule {
+            rule: r.to_string(),
+            why: e.to_string(),
+        })
+    };
+    let mut rules = crate::net::NetRules::default();
+    let mut presets = Vec::new();
+    for name in &policy.net_presets {
+        let Some(list) = crate::net::preset(name) else {
+            return Err(PlanError::BadNetworkRule {
+                rule: format!("preset {name}"),
+                why: "no such preset".into(),
+            });
+        };
+        presets.push(name.clone());
+        for r in list.iter() {
+            let r = parse(r)?;
+            if !rules.allow.contains(&r) {
+                rules.allow.push(r);
+            }
+        }
+    }
+    for r in &policy.net_allow {
+        let r = parse(r)?;
+        if !rules.allow.contains(&r) {
+            rules.allow.push(r);
+        }
+    }
+    for r in &policy.net_deny {
+        let r = parse(r)?;
+        if !rules.deny.contains(&r) {
+            rules.deny.push(r);
+        }
+    }
+    Ok(NetworkPlan {
+        rules,
+        hosts: policy.net_hosts.clone(),
+        presets,
     })
 }
 

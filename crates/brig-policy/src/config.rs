@@ -14,9 +14,12 @@
 //! and the workspace, which only [`crate::plan()`] knows. The parser does reject shapes that could
 //! never be valid (`~user/x`, empty names, names with a `/`), pointing at the array element.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 
 use crate::defaults;
+use crate::net::HostRule;
 use crate::plan::{name_matches, ApprovalPolicy, AuditFiles, Mode, NetworkMode};
 pub use crate::source::Location;
 use crate::source::{
@@ -121,6 +124,19 @@ pub struct ApprovalsConfig {
     pub timeout: Option<Setting<u64>>,
 }
 
+/// `[network]` (besides `mode`, which is [`ConfigFile::network`]): the allowlist.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NetworkConfig {
+    /// `allow`: destinations the proxy lets through (checked with [`HostRule::parse`]).
+    pub allow: Option<Setting<Vec<String>>>,
+    /// `deny`: destinations refused even when an allow rule matches.
+    pub deny: Option<Setting<Vec<String>>>,
+    /// `presets`: named groups of allow rules ([`crate::net::PRESETS`]).
+    pub presets: Option<Setting<Vec<String>>>,
+    /// `[network.hosts]`: names the proxy resolves to fixed addresses.
+    pub hosts: Option<Setting<Vec<(String, IpAddr)>>>,
+}
+
 /// `[limits]`: each value with its location.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LimitsConfig {
@@ -167,6 +183,8 @@ pub struct ConfigFile {
     pub approvals: ApprovalsConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
+    /// `[network]`'s allowlist.
+    pub net: NetworkConfig,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -183,6 +201,7 @@ const TOP_KEYS: &[&str] = &[
     "limits",
 ];
 const GIT_KEYS: &[&str] = &["allow_local_commit"];
+const NETWORK_KEYS: &[&str] = &["mode", "allow", "deny", "presets", "hosts"];
 const SECRETS_KEYS: &[&str] = &["deny_read", "allow_read"];
 const ENV_KEYS: &[&str] = &["pass", "deny"];
 const PROTECT_KEYS: &[&str] = &["names", "unprotect"];
@@ -225,20 +244,23 @@ pub fn parse_config(source_name: &str, text: &str) -> Result<ConfigFile, ConfigE
                 })?;
                 cfg.mode = Some(Setting { value: m, at });
             }
-            "network" => {
-                let s = expect_str(&doc, "network", value)?;
-                let n = NetworkMode::parse(s).ok_or_else(|| {
-                    doc.error(
-                        value.span(),
-                        bad_enum(
-                            "network",
-                            s,
-                            &[NetworkMode::Off, NetworkMode::On].map(NetworkMode::as_str),
-                        ),
-                    )
-                })?;
-                cfg.network = Some(Setting { value: n, at });
-            }
+            "network" => match value.get_ref() {
+                toml::de::DeValue::Table(t) => {
+                    parse_network_table(&doc, t, &mut cfg)?;
+                }
+                _ => {
+                    let s = expect_str(&doc, "network", value).map_err(|_| {
+                        doc.error(
+                            value.span(),
+                            "`network` must be a string (\"off\", \"allowlist\", \"on\") or a [network] table",
+                        )
+                    })?;
+                    cfg.network = Some(Setting {
+                        value: parse_network_mode(&doc, "network", s, value.span())?,
+                        at,
+                    });
+                }
+            },
             "writable" => {
                 cfg.writable = Some(Setting {
                     value: expect_str_array(&doc, "writable", value, check_path)?,
@@ -489,6 +511,99 @@ pub fn parse_config(source_name: &str, text: &str) -> Result<ConfigFile, ConfigE
         }
     }
     Ok(cfg)
+}
+
+fn parse_network_mode(
+    doc: &Doc<'_>,
+    key: &str,
+    s: &str,
+    span: std::ops::Range<usize>,
+) -> Result<NetworkMode, ConfigError> {
+    NetworkMode::parse(s).ok_or_else(|| {
+        doc.error(
+            span,
+            bad_enum(
+                key,
+                s,
+                &[NetworkMode::Off, NetworkMode::Allowlist, NetworkMode::On]
+                    .map(NetworkMode::as_str),
+            ),
+        )
+    })
+}
+
+/// `[network]`: `mode`, `allow`, `deny`, `presets`, `[network.hosts]`.
+fn parse_network_table(
+    doc: &Doc<'_>,
+    table: &toml::de::DeTable<'_>,
+    cfg: &mut ConfigFile,
+) -> Result<(), ConfigError> {
+    let check_rule = |r: &str| HostRule::parse(r).err().map(|e| format!("is not a valid destination: {e}"));
+    for (k, v) in entries(table) {
+        let at = doc.location(k.span().start);
+        match k.get_ref().as_ref() {
+            "mode" => {
+                let s = expect_str(doc, "network.mode", v)?;
+                cfg.network = Some(Setting {
+                    value: parse_network_mode(doc, "network.mode", s, v.span())?,
+                    at,
+                });
+            }
+            "allow" => {
+                cfg.net.allow = Some(Setting {
+                    value: expect_str_array(doc, "network.allow", v, check_rule)?,
+                    at,
+                })
+            }
+            "deny" => {
+                cfg.net.deny = Some(Setting {
+                    value: expect_str_array(doc, "network.deny", v, check_rule)?,
+                    at,
+                })
+            }
+            "presets" => {
+                let names: Vec<&str> = crate::net::PRESETS.iter().map(|(n, _)| *n).collect();
+                cfg.net.presets = Some(Setting {
+                    value: expect_str_array(doc, "network.presets", v, |p| {
+                        crate::net::preset(p).is_none().then(|| {
+                            format!("is {p:?}, not a preset; the presets are {}", names.join(", "))
+                        })
+                    })?,
+                    at,
+                })
+            }
+            "hosts" => {
+                let mut hosts = Vec::new();
+                for (name, addr) in entries(expect_table(doc, "network.hosts", v)?) {
+                    let key = format!("network.hosts.{}", name.get_ref());
+                    match crate::net::parse_host(name.get_ref()) {
+                        Ok(crate::net::Host::Name(n)) => {
+                            let a = expect_str(doc, &key, addr)?;
+                            let ip: IpAddr = a.parse().map_err(|_| {
+                                doc.error(
+                                    addr.span(),
+                                    format!("`{key}` must be an IP address such as \"127.0.0.1\" or \"::1\"; found {a:?}"),
+                                )
+                            })?;
+                            hosts.push((n, ip));
+                        }
+                        Ok(crate::net::Host::Ip(_)) => {
+                            return Err(doc.error(
+                                name.span(),
+                                format!("`{key}`: the key must be a host name, not an address"),
+                            ))
+                        }
+                        Err(e) => {
+                            return Err(doc.error(name.span(), format!("`{key}`: {e}")))
+                        }
+                    }
+                }
+                cfg.net.hosts = Some(Setting { value: hosts, at });
+            }
+            _ => return Err(unknown_key(doc, k, "network", NETWORK_KEYS)),
+        }
+    }
+    Ok(())
 }
 
 fn bad_enum(key: &str, found: &str, valid: &[&str]) -> String {

@@ -39,6 +39,7 @@ pub fn explain(policy: &Policy, plan: &EnforcementPlan, sources: &[String]) -> S
     );
     let net_note = match plan.network {
         NetworkMode::Off => "no network, loopback only",
+        NetworkMode::Allowlist => "only through brig's proxy, to the hosts allowed below",
         NetworkMode::On => "the host's network",
     };
     line(
@@ -50,6 +51,25 @@ pub fn explain(policy: &Policy, plan: &EnforcementPlan, sources: &[String]) -> S
             policy.network_from
         ),
     );
+    if plan.network == NetworkMode::Allowlist {
+        let net = &plan.network_rules;
+        let mut allow: Vec<String> = net.rules.allow.iter().map(|r| r.to_string()).collect();
+        if allow.is_empty() {
+            allow.push("(nothing: an empty allowlist allows no host)".into());
+        }
+        if !net.presets.is_empty() {
+            allow.push(format!("(presets: {})", net.presets.join(", ")));
+        }
+        list(&mut out, "network allow:", &allow);
+        let deny: Vec<String> = net.rules.deny.iter().map(|r| r.to_string()).collect();
+        if !deny.is_empty() {
+            list(&mut out, "network deny:", &deny);
+        }
+        let hosts: Vec<String> = net.hosts.iter().map(|(n, ip)| format!("{n} = {ip}")).collect();
+        if !hosts.is_empty() {
+            list(&mut out, "network hosts:", &hosts);
+        }
+    }
 
     let audit = if !plan.audit.enabled {
         "off (no audit trail: turned off in your own configuration, user config or --config)"

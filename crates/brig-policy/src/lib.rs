@@ -29,6 +29,7 @@ pub mod config;
 pub mod defaults;
 pub mod env;
 pub mod explain;
+pub mod net;
 pub mod plan;
 pub mod resolve;
 mod source;
@@ -41,7 +42,8 @@ pub use env::{filter_env, FilteredEnv};
 pub use explain::explain;
 pub use plan::{
     name_matches, ApprovalPolicy, ApprovalSettings, AuditFiles, AuditPlan, EnforcementPlan,
-    GitAccess, LimitSettings, LimitSources, Mode, NetworkMode, GIT_ALWAYS_PROTECTED,
+    GitAccess, LimitSettings, LimitSources, Mode, NetworkMode, NetworkPlan, GIT_ALWAYS_PROTECTED,
+    PROXY_PORT,
 };
 pub use resolve::{resolve, CliOverrides, Layers, Policy, ProjectConfig, ResolveError};
 pub use trust::{

@@ -42,14 +42,36 @@ impl Mode {
     }
 }
 
-/// Network access for the sandboxed command.
+/// Network access for the sandboxed command. Ordered from the least to the most open (an
+/// untrusted project may only move down the list).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NetworkMode {
     /// Own network namespace with loopback only; no route anywhere.
     Off,
+    /// Own network namespace with loopback only, where brig's proxy listens on
+    /// [`PROXY_PORT`]: the only way out, to the hosts the allowlist names.
+    Allowlist,
     /// The host's network.
     On,
+}
+
+/// The port on the sandbox's own loopback (`127.0.0.1`) where brig's proxy listens in
+/// [`NetworkMode::Allowlist`] (HTTP proxy and SOCKS5 on the same port). The sandbox has a
+/// network namespace of its own, so the port is always free there.
+pub const PROXY_PORT: u16 = 3128;
+
+/// The allowlist the proxy enforces ([`NetworkMode::Allowlist`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NetworkPlan {
+    /// Allowed and denied destinations (presets expanded); deny wins.
+    pub rules: crate::net::NetRules,
+    /// Names the proxy resolves to these addresses instead of asking DNS (`[network.hosts]`).
+    /// Addresses written here are the user's explicit choice, so they may be loopback or
+    /// private; every other name must resolve to public addresses only.
+    pub hosts: Vec<(String, std::net::IpAddr)>,
+    /// The presets that were included, by name (their rules are in `rules.allow`).
+    pub presets: Vec<String>,
 }
 
 impl NetworkMode {
@@ -57,6 +79,7 @@ impl NetworkMode {
     pub fn as_str(self) -> &'static str {
         match self {
             NetworkMode::Off => "off",
+            NetworkMode::Allowlist => "allowlist",
             NetworkMode::On => "on",
         }
     }
@@ -65,6 +88,7 @@ impl NetworkMode {
     pub fn parse(s: &str) -> Option<NetworkMode> {
         match s {
             "off" => Some(NetworkMode::Off),
+            "allowlist" => Some(NetworkMode::Allowlist),
             "on" => Some(NetworkMode::On),
             _ => None,
         }
@@ -248,6 +272,8 @@ pub struct EnforcementPlan {
     pub mode: Mode,
     /// Network access.
     pub network: NetworkMode,
+    /// What the proxy allows, in [`NetworkMode::Allowlist`] (empty otherwise).
+    pub network_rules: NetworkPlan,
     /// The workspace (absolute, canonical).
     pub workspace: PathBuf,
     /// Working directory of the command (absolute, canonical).

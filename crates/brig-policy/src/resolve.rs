@@ -46,6 +46,9 @@ pub struct CliOverrides {
     pub mode: Option<Mode>,
     /// `--network`.
     pub network: Option<NetworkMode>,
+    /// `--allow-host`: allow rules added to the network allowlist (checked by the caller with
+    /// [`crate::net::HostRule::parse`]; an invalid one is an error here too).
+    pub net_allow: Vec<String>,
     /// Extra writable roots (`~` is expanded; relative paths are relative to the workspace, so
     /// the CLI should make paths typed relative to the current directory absolute first).
     pub writable: Vec<PathBuf>,
@@ -142,6 +145,14 @@ pub struct Policy {
     pub approval_timeout_secs: u64,
     /// Resource limits chosen by a layer.
     pub limits: LimitSettings,
+    /// `network.allow` and `--allow-host`: allow rules, as written.
+    pub net_allow: Vec<String>,
+    /// `network.deny`: deny rules, as written.
+    pub net_deny: Vec<String>,
+    /// `network.presets`: included presets, by name.
+    pub net_presets: Vec<String>,
+    /// `[network.hosts]`: fixed addresses for names.
+    pub net_hosts: Vec<(String, std::net::IpAddr)>,
 }
 
 impl Default for Policy {
@@ -167,6 +178,10 @@ impl Default for Policy {
             two_approvers: false,
             approval_timeout_secs: defaults::APPROVAL_TIMEOUT_SECS,
             limits: LimitSettings::default(),
+            net_allow: vec![],
+            net_deny: vec![],
+            net_presets: vec![],
+            net_hosts: vec![],
         }
     }
 }
@@ -187,6 +202,14 @@ pub enum ResolveError {
     DangerNotAcknowledged {
         /// Which layer chose the mode.
         mode_from: String,
+    },
+    /// An `--allow-host` value that is not a valid destination.
+    #[error("--allow-host {rule:?}: {why}")]
+    BadAllowHost {
+        /// The value as given.
+        rule: String,
+        /// Why it is refused.
+        why: String,
     },
 }
 
@@ -224,6 +247,20 @@ pub fn resolve(layers: &Layers) -> Result<Policy, ResolveError> {
     }
     if let Some(n) = cli.network {
         p.network = n;
+        p.network_from = FROM_CLI.into();
+    }
+    for r in &cli.net_allow {
+        if let Err(e) = crate::net::HostRule::parse(r) {
+            return Err(ResolveError::BadAllowHost {
+                rule: r.clone(),
+                why: e.to_string(),
+            });
+        }
+    }
+    union(&mut p.net_allow, cli.net_allow.iter().cloned());
+    // `--allow-host` without `--network` means the allowlist (when the network was off).
+    if !cli.net_allow.is_empty() && cli.network.is_none() && p.network == NetworkMode::Off {
+        p.network = NetworkMode::Allowlist;
         p.network_from = FROM_CLI.into();
     }
     union(&mut p.writable, cli.writable.iter().cloned());
@@ -437,6 +474,34 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
             }
             p.limits.timeout = Some(value);
             p.limits.from_untrusted_project.timeout = untrusted;
+        }
+    }
+
+    // The allowlist: allow rules, presets and fixed addresses open the network, so an
+    // untrusted file may not write them; deny rules only close it.
+    if untrusted {
+        if let Some(s) = f.net.hosts.as_ref().filter(|s| !s.value.is_empty()) {
+            return Err(loosens("network.hosts", s.at));
+        }
+    }
+    for (key, setting) in [
+        ("network.allow", &f.net.allow),
+        ("network.presets", &f.net.presets),
+    ] {
+        if untrusted {
+            if let Some(s) = setting.as_ref().filter(|s| !s.value.is_empty()) {
+                return Err(loosens(key, s.at));
+            }
+        }
+    }
+    union(&mut p.net_allow, list(&f.net.allow));
+    union(&mut p.net_presets, list(&f.net.presets));
+    union(&mut p.net_deny, list(&f.net.deny));
+    if let Some(h) = &f.net.hosts {
+        for (name, ip) in &h.value {
+            // A later layer's address for a name replaces an earlier one.
+            p.net_hosts.retain(|(n, _)| n != name);
+            p.net_hosts.push((name.clone(), *ip));
         }
     }
 

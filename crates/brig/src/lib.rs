@@ -489,10 +489,16 @@ pub fn probe() -> Capabilities {
 /// Runs `argv` under `plan`. For danger-full-access this replaces the current process.
 ///
 /// Must be called while the process is single-threaded.
+///
+/// In [`NetworkMode::Allowlist`] brig's proxy serves the sandbox for as long as the command
+/// runs; `net_recorder` receives one record per connection (from the proxy's threads), and
+/// when it fails the proxy refuses every later connection and the run ends with
+/// [`Error::Audit`].
 pub fn run(
     plan: &EnforcementPlan,
     argv: Vec<OsString>,
     limits: &Limits,
+    net_recorder: Option<brig_net::proxy::Recorder>,
     sink: &mut dyn FnMut(brig_sandbox::Event<'_>) -> Result<(), String>,
 ) -> Result<Outcome, Error> {
     if argv.is_empty() {
@@ -505,10 +511,38 @@ pub fn run(
     #[cfg(target_os = "linux")]
     {
         use brig_linux::RunError;
+        let proxy = (plan.network == NetworkMode::Allowlist).then(|| {
+            brig_net::proxy::Proxy::new(
+                brig_net::proxy::Config {
+                    rules: plan.network_rules.rules.clone(),
+                    hosts: plan.network_rules.hosts.clone(),
+                    ask_unknown: None,
+                    resolver: None,
+                },
+                net_recorder.unwrap_or_else(|| Box::new(|_| Ok(()))),
+            )
+        });
         let opts = brig_linux::RunOptions {
             cache_dir: Dirs::from_env().ok().map(|d| d.state.join("walk-cache")),
+            proxy: proxy.clone().map(|p| {
+                brig_linux::ProxyHandler(std::sync::Arc::new(move |listener| {
+                    // Without its thread nothing is served: the command's connections fail.
+                    let _ = p.serve(listener);
+                }))
+            }),
         };
-        brig_linux::run_with_limits(plan, &cmd, &opts, limits, sink).map_err(|e| match e {
+        let result = brig_linux::run_with_limits(plan, &cmd, &opts, limits, sink);
+        // Every connection is closed and recorded before the result is reported.
+        let net_failure = proxy.and_then(|p| p.shutdown());
+        let result = match (result, net_failure) {
+            (Ok(_), Some(why)) => {
+                return Err(Error::Audit(format!(
+                    "the audit log cannot be written ({why}); the proxy refused every connection after that"
+                )))
+            }
+            (r, _) => r,
+        };
+        result.map_err(|e| match e {
             RunError::Unavailable { .. } | RunError::Missing(_) => {
                 Error::Unavailable(e.to_string())
             }
@@ -536,7 +570,7 @@ pub fn run(
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (plan, cmd, program, sink, limits);
+        let _ = (plan, cmd, program, sink, limits, net_recorder);
         Err(Error::Unavailable(format!(
             "brig has no sandbox backend for {} yet; refusing to run unconfined",
             std::env::consts::OS
@@ -549,9 +583,60 @@ pub fn run(
 /// appended as they happen and made durable (fsync, signed checkpoint) before brig reports
 /// the command's result; a record that cannot be written stops the command (exit 120).
 pub struct AuditSession {
-    writer: brig_audit::Writer,
+    /// Shared with the network proxy's threads, which record each connection as it ends.
+    log: std::sync::Arc<std::sync::Mutex<Log>>,
     started: std::time::Instant,
+}
+
+/// The session's segment and when it was last made durable.
+struct Log {
+    writer: brig_audit::Writer,
     last_commit: std::time::Instant,
+}
+
+impl Log {
+    /// Appends one record; signs and syncs when the last checkpoint is old enough.
+    fn append_event(&mut self, kind: &str, data: serde_json::Value) -> Result<(), String> {
+        self.writer.append(kind, data).map_err(|e| e.to_string())?;
+        if self.last_commit.elapsed() >= CHECKPOINT_INTERVAL {
+            self.writer.commit().map_err(|e| e.to_string())?;
+            self.last_commit = std::time::Instant::now();
+        }
+        Ok(())
+    }
+}
+
+/// The `network` audit record of one proxied connection (docs/audit.md).
+pub fn network_record(r: &brig_net::proxy::Record) -> serde_json::Value {
+    let started = r
+        .started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    serde_json::json!({
+        "protocol": r.protocol,
+        "method": r.method,
+        "host": r.host,
+        "port": r.port,
+        "url": r.url,
+        "sni": r.sni,
+        "tls_version": r.tls_version,
+        "address": r.address.map(|a| a.to_string()),
+        "decision": if r.allowed { "allow" } else { "deny" },
+        "rule": r.rule,
+        "reason": r.reason,
+        "bytes_in": r.bytes_in,
+        "bytes_out": r.bytes_out,
+        "started_unix": started,
+        "duration_ms": r.duration.as_secs_f64() * 1000.0,
+        "client_port": r.client_port,
+        "pid": serde_json::Value::Null,
+        "program": serde_json::Value::Null,
+    })
+}
+
+fn lock_log(m: &std::sync::Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// While a command runs, brig signs and syncs what it recorded at most this often (a periodic
@@ -640,22 +725,35 @@ impl AuditSession {
             )
             .map_err(audit_err)?;
         Ok(AuditSession {
-            writer,
+            log: std::sync::Arc::new(std::sync::Mutex::new(Log {
+                writer,
+                last_commit: std::time::Instant::now(),
+            })),
             started: std::time::Instant::now(),
-            last_commit: std::time::Instant::now(),
         })
     }
 
     /// Appends one record of `kind` (approvals: `approval.request`, `approval`).
     pub fn record(&mut self, kind: &str, data: serde_json::Value) -> Result<(), Error> {
-        self.writer.append(kind, data).map_err(audit_err)
+        lock_log(&self.log)
+            .writer
+            .append(kind, data)
+            .map_err(audit_err)
     }
 
     /// Signs and syncs what was recorded so far (before acting on an approval).
     pub fn commit(&mut self) -> Result<(), Error> {
-        self.writer.commit().map_err(audit_err)?;
-        self.last_commit = std::time::Instant::now();
+        let mut log = lock_log(&self.log);
+        log.writer.commit().map_err(audit_err)?;
+        log.last_commit = std::time::Instant::now();
         Ok(())
+    }
+
+    /// What the network proxy records each connection with (`network` records), from its own
+    /// threads.
+    pub fn network_recorder(&self) -> brig_net::proxy::Recorder {
+        let log = std::sync::Arc::clone(&self.log);
+        Box::new(move |r| lock_log(&log).append_event("network", network_record(r)))
     }
 
     /// Records one event reported by the sandbox while the command runs.
@@ -695,16 +793,11 @@ impl AuditSession {
                 serde_json::json!({ "path": path, "argv": argv, "pid": pid, "ppid": ppid, "program": program }),
             ),
         };
-        self.writer.append(kind, data).map_err(|e| e.to_string())?;
-        if self.last_commit.elapsed() >= CHECKPOINT_INTERVAL {
-            self.writer.commit().map_err(|e| e.to_string())?;
-            self.last_commit = std::time::Instant::now();
-        }
-        Ok(())
+        lock_log(&self.log).append_event(kind, data)
     }
 
     /// Records how the command ended and closes the session durably.
-    pub fn finish(mut self, result: &Result<Outcome, Error>) -> Result<(), Error> {
+    pub fn finish(self, result: &Result<Outcome, Error>) -> Result<(), Error> {
         let elapsed = self.started.elapsed();
         let data = match result {
             Ok(o) => serde_json::json!({
@@ -727,10 +820,11 @@ impl AuditSession {
                 "duration_ms": elapsed.as_secs_f64() * 1000.0,
             }),
         };
-        self.writer.append("command.end", data).map_err(audit_err)?;
-        self.writer
+        let mut log = lock_log(&self.log);
+        log.writer.append("command.end", data).map_err(audit_err)?;
+        log.writer
             .append("session.end", serde_json::json!({}))
             .map_err(audit_err)?;
-        self.writer.commit().map_err(audit_err)
+        log.writer.commit().map_err(audit_err)
     }
 }

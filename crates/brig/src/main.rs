@@ -194,9 +194,14 @@ struct PolicyArgs {
     /// An extra writable root (repeatable).
     #[arg(long = "writable", value_name = "PATH")]
     writable: Vec<PathBuf>,
-    /// Network: off (default) or on.
+    /// Network: off (default), allowlist (only the hosts allowed, through brig's proxy) or on.
     #[arg(long, value_parser = parse_network)]
     network: Option<NetworkMode>,
+    /// Allow this destination through the proxy: `example.com`, `*.example.com`,
+    /// `example.com:443`, an IP address (repeatable). Implies --network allowlist when the
+    /// network would otherwise be off.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_host: Vec<String>,
     /// An extra config file (user-level).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -224,6 +229,9 @@ struct PolicyArgs {
     /// Size of the private /tmp and /var/tmp (e.g. 1G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     tmp_size: Option<u64>,
+    /// Size of the private /dev/shm (e.g. 256M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    shm_size: Option<u64>,
     /// Largest file the command may write (e.g. 8G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     file_size: Option<u64>,
@@ -253,6 +261,10 @@ struct RunArgs {
     /// Ask a human to turn the network on for this run (needs --justification).
     #[arg(long, requires = "justification")]
     request_network: bool,
+    /// Ask a human to let the command reach HOST through the proxy for this run (network
+    /// allowlist; needs --justification). Repeatable.
+    #[arg(long = "request-host", value_name = "HOST", requires = "justification")]
+    request_host: Vec<String>,
     /// Why the widening is needed, shown to the reviewer and recorded.
     #[arg(long, value_name = "TEXT")]
     justification: Option<String>,
@@ -310,7 +322,8 @@ fn parse_audit_files(s: &str) -> Result<brig_policy::AuditFiles, String> {
 }
 
 fn parse_network(s: &str) -> Result<NetworkMode, String> {
-    NetworkMode::parse(s).ok_or_else(|| format!("unknown network mode `{s}`; expected off or on"))
+    NetworkMode::parse(s)
+        .ok_or_else(|| format!("unknown network mode `{s}`; expected off, allowlist or on"))
 }
 
 impl PolicyArgs {
@@ -323,6 +336,7 @@ impl PolicyArgs {
         };
         req.cli.mode = self.mode;
         req.cli.network = self.network;
+        req.cli.net_allow = self.allow_host.clone();
         // Paths typed on the command line are relative to where they were typed.
         req.cli.writable = self
             .writable
@@ -345,7 +359,7 @@ impl PolicyArgs {
             cpu_millis: self.cpus,
             timeout: self.timeout,
             tmp_size: self.tmp_size,
-            shm_size: None,
+            shm_size: self.shm_size,
             file_size: self.file_size,
             from_untrusted_project: brig_policy::LimitSources::default(),
         };
@@ -485,7 +499,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         &mut session,
     );
     let gate = gate.and_then(|()| {
-        if args.request_writable.is_empty() && !args.request_network {
+        if args.request_writable.is_empty() && !args.request_network && args.request_host.is_empty() {
             return Ok(());
         }
         // The agent asks for more than the policy gives: a human decides, and the command
@@ -500,13 +514,19 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         widened.cli.writable.extend(paths.iter().cloned());
         if args.request_network {
             widened.cli.network = Some(brig::NetworkMode::On);
+        } else if !args.request_host.is_empty() {
+            // One host more on the allowlist; a network that was off becomes the allowlist.
+            widened.cli.net_allow.extend(args.request_host.iter().cloned());
+            if loaded.plan.network == brig::NetworkMode::Off {
+                widened.cli.network = Some(brig::NetworkMode::Allowlist);
+            }
         }
         // Checked before anyone is asked: a widening the policy cannot express is an error.
         let candidate = brig::load(&widened)?;
         if policy == brig_rules::ApprovalPolicy::Never {
             return Err(Error::Refused(format!(
                 "the command asks for {}, which needs a human's approval, and the approval policy is `never`{}; it did not run",
-                widening_text(&paths, args.request_network),
+                widening_text(&paths, args.request_network, &args.request_host),
                 if loaded.plan.approvals.policy_is_default {
                     " (no terminal to ask on: pass --approval-policy on-request to wait for `brig approvals`)"
                 } else {
@@ -520,7 +540,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             &args,
             &shell_line(&argv_text),
             "the agent asks for",
-            &widening_text(&paths, args.request_network),
+            &widening_text(&paths, args.request_network, &args.request_host),
             args.justification.as_deref().unwrap_or_default(),
             &mut session,
         )?;
@@ -535,6 +555,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 serde_json::json!({
                     "writable_roots": candidate.plan.writable_roots,
                     "network": candidate.plan.network,
+                    "network_allow": candidate.plan.network_rules.rules.allow.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
                     "policy_sha256": hash,
                     "justification": args.justification,
                 }),
@@ -585,7 +606,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (mut outcome, mut session) = match session {
         Some(mut session) => {
-            let result = brig::run(&loaded.plan, command, &limits, &mut |ev| {
+            let recorder = session.network_recorder();
+            let result = brig::run(&loaded.plan, command, &limits, Some(recorder), &mut |ev| {
                 note(&ev);
                 session.event(ev)
             });
@@ -603,7 +625,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
         None => (
-            brig::run(&loaded.plan, command, &limits, &mut |ev| {
+            brig::run(&loaded.plan, command, &limits, None, &mut |ev| {
                 note(&ev);
                 Ok(())
             })?,
@@ -648,10 +670,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             None
         };
         let widened_limits = brig::limits_for(&widened.plan)?;
+        let recorder = session.as_ref().map(|s| s.network_recorder());
         let result = brig::run(
             &widened.plan,
             args.command.clone(),
             &widened_limits,
+            recorder,
             &mut |ev| match session.as_mut() {
                 Some(s) => s.event(ev),
                 None => Ok(()),
@@ -1053,7 +1077,7 @@ fn offer_rerun(
         args,
         &shell_line(argv),
         "the sandbox refused it (on-failure); brig offers a rerun with",
-        &widening_text(&paths, network),
+        &widening_text(&paths, network, &[]),
         &justification,
         session,
     ) {
@@ -1080,13 +1104,15 @@ fn offer_rerun(
 }
 
 /// "write access to A, B and the network", for prompts and messages.
-fn widening_text(paths: &[PathBuf], network: bool) -> String {
+fn widening_text(paths: &[PathBuf], network: bool, hosts: &[String]) -> String {
     let mut parts: Vec<String> = paths
         .iter()
         .map(|p| format!("write access to {}", p.display()))
         .collect();
     if network {
         parts.push("the network".into());
+    } else if !hosts.is_empty() {
+        parts.push(format!("the network to {}", hosts.join(", ")));
     }
     parts.join(" and ")
 }

@@ -743,7 +743,7 @@ fn full_disk_stops_the_command(t: &Test) {
 }
 
 /// The newest session's records, as JSON values.
-fn last_session(w: &World) -> (String, Vec<serde_json::Value>) {
+pub fn last_session(w: &World) -> (String, Vec<serde_json::Value>) {
     let out = w.brig(&["audit", "list", "--json"]);
     let last = out
         .ok()

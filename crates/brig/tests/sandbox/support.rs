@@ -339,7 +339,7 @@ pub fn feature(who: Who, feature: &str) -> Result<(), String> {
             }
         }
         "python3" | "gcc" | "cc" | "git" | "strace" | "unshare" | "setsid" | "nohup" | "tmux"
-        | "ssh-agent" | "ssh-add" | "script" => tool(feature),
+        | "ssh-agent" | "ssh-add" | "script" | "openssl" => tool(feature),
         other => Err(format!("unknown feature `{other}`")),
     }
 }
