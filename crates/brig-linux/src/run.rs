@@ -899,9 +899,11 @@ fn init_setup(
     if let Some(sock) = proxy_w {
         // The proxy's socket lives in this network namespace, so the command can reach it;
         // brig accepts on it from outside, where the proxy has the host's network.
-        let listener =
-            std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, brig_policy::PROXY_PORT))
-                .map_err(|e| format!("creating the proxy's listener on the sandbox's loopback: {e}"))?;
+        let listener = std::net::TcpListener::bind((
+            std::net::Ipv4Addr::LOCALHOST,
+            brig_policy::PROXY_PORT,
+        ))
+        .map_err(|e| format!("creating the proxy's listener on the sandbox's loopback: {e}"))?;
         sys::send_fd(sock.as_fd(), listener.as_fd())
             .map_err(|e| format!("handing the proxy's listener to brig: {e}"))?;
     }

@@ -1371,7 +1371,11 @@ mod tests {
             let pair = nr(Sys::socketpair, arch);
             // AF_UNIX, AF_INET, AF_INET6 (also with junk in the high half).
             for domain in [1, 2, 10, 0xffff_ffff_0000_0002] {
-                assert_eq!(run(arch, lo, socket, a0(domain)), Verdict::Allow, "{domain:#x}");
+                assert_eq!(
+                    run(arch, lo, socket, a0(domain)),
+                    Verdict::Allow,
+                    "{domain:#x}"
+                );
             }
             // AF_NETLINK, AF_PACKET, AF_VSOCK, AF_BLUETOOTH, AF_XDP, and a high-bit AF_INET
             // that the kernel would read as 2 is allowed above, but 0x1_0000_0011 is AF_PACKET.

@@ -205,12 +205,7 @@ fn send(port: u16, req: &[u8], then: &[u8]) -> String {
 /// Runs one attack both ways: through the naive proxy it reaches the server; through brig's
 /// it does not, and the one record is a denial whose reason contains `why`.
 #[track_caller]
-fn both_ways(
-    naive_allows: fn(&str) -> bool,
-    brig_rules: (&[&str], &[&str]),
-    req: &str,
-    why: &str,
-) {
+fn both_ways(naive_allows: fn(&str) -> bool, brig_rules: (&[&str], &[&str]), req: &str, why: &str) {
     let srv = server();
     let req = req.replace("PORT", &srv.port.to_string());
     let n = naive(naive_allows);
@@ -240,7 +235,10 @@ fn both_ways(
     assert_eq!(recs.len(), 1, "{recs:#?}");
     assert!(!recs[0].allowed, "{:?}", recs[0]);
     let reason = recs[0].reason.clone().unwrap_or_default();
-    assert!(reason.contains(why), "{req:?}: reason {reason:?} lacks {why:?}");
+    assert!(
+        reason.contains(why),
+        "{req:?}: reason {reason:?} lacks {why:?}"
+    );
 }
 
 fn mentions_allowed(h: &str) -> bool {
@@ -261,7 +259,11 @@ fn allowed_tunnel_relays_and_is_recorded() {
     let b = brig(&["allowed.test"], &[], &["allowed.test"]);
     let got = send(
         b.port,
-        format!("CONNECT allowed.test:{0} HTTP/1.1\r\nHost: allowed.test:{0}\r\n\r\n", srv.port).as_bytes(),
+        format!(
+            "CONNECT allowed.test:{0} HTTP/1.1\r\nHost: allowed.test:{0}\r\n\r\n",
+            srv.port
+        )
+        .as_bytes(),
         b"hello",
     );
     assert_eq!(got, "HTTP/1.1 200 Connection established ECHOED");
@@ -275,7 +277,10 @@ fn allowed_tunnel_relays_and_is_recorded() {
     assert_eq!(r.rule.as_deref(), Some("allowed.test"));
     assert_eq!(r.bytes_out, 5);
     assert_eq!(r.bytes_in, 5);
-    assert_eq!(r.address, Some(SocketAddr::from(([127, 0, 0, 1], srv.port))));
+    assert_eq!(
+        r.address,
+        Some(SocketAddr::from(([127, 0, 0, 1], srv.port)))
+    );
 }
 
 /// DNS rebinding: an allowed name that resolves to loopback.
@@ -304,10 +309,18 @@ fn ipv4_mapped_loopback_is_refused() {
 #[test]
 fn link_local_metadata_is_refused() {
     let b = brig(&["meta.test"], &[], &[]);
-    let got = send(b.port, b"GET http://meta.test/latest/meta-data/ HTTP/1.1\r\nHost: meta.test\r\n\r\n", b"");
+    let got = send(
+        b.port,
+        b"GET http://meta.test/latest/meta-data/ HTTP/1.1\r\nHost: meta.test\r\n\r\n",
+        b"",
+    );
     assert!(got.starts_with("HTTP/1.1 403"), "{got}");
     let recs = b.finish();
-    assert!(recs[0].reason.as_deref().unwrap().contains("169.254.169.254"));
+    assert!(recs[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("169.254.169.254"));
     assert_eq!(recs[0].address, None, "no connection was attempted");
 }
 
@@ -458,7 +471,11 @@ fn socks5_applies_the_same_rules() {
         s.read_exact(&mut rep).unwrap();
         rep[1]
     };
-    assert_eq!(socks(&[1, 127, 0, 0, 1]), 2, "an IP literal needs an IP rule");
+    assert_eq!(
+        socks(&[1, 127, 0, 0, 1]),
+        2,
+        "an IP literal needs an IP rule"
+    );
     let name = |n: &str| {
         let mut v = vec![3, n.len() as u8];
         v.extend_from_slice(n.as_bytes());
@@ -517,10 +534,53 @@ fn a_failing_recorder_stops_all_traffic() {
     proxy.serve(l).unwrap();
     let req = format!("CONNECT allowed.test:{} HTTP/1.1\r\n\r\n", srv.port);
     // The first connection is made (its record fails at its end)...
-    assert_eq!(send(port, req.as_bytes(), b"x"), "HTTP/1.1 200 Connection established ECHOED");
+    assert_eq!(
+        send(port, req.as_bytes(), b"x"),
+        "HTTP/1.1 200 Connection established ECHOED"
+    );
     std::thread::sleep(Duration::from_millis(200));
     // ...every later one is closed without a connection upstream.
     assert_eq!(send(port, req.as_bytes(), b"x"), "");
     assert_eq!(srv.accepted.load(Ordering::SeqCst), 1);
     assert_eq!(proxy.shutdown().as_deref(), Some("disk full"));
+}
+
+/// A second request pipelined behind an allowed one (naming another host on the same server)
+/// is not forwarded: only the first request's head and body reach the server.
+#[test]
+fn pipelined_requests_do_not_reach_the_server() {
+    let srv = server();
+    let req = format!(
+        "POST http://allowed.test:{0}/ HTTP/1.1\r\nHost: allowed.test:{0}\r\nContent-Length: 4\r\n\r\nbody\
+         GET http://evil.test:{0}/ HTTP/1.1\r\nHost: evil.test:{0}\r\n\r\n",
+        srv.port
+    );
+    let read_all = |port: u16| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    // The echo server sends back what reached it.
+    let naive_port = naive(mentions_allowed);
+    assert!(
+        read_all(naive_port).contains("Host: evil.test"),
+        "the naive proxy forwards it"
+    );
+    let b = brig(&["allowed.test"], &[], &["allowed.test"]);
+    let echoed = read_all(b.port);
+    assert!(echoed.starts_with("POST / HTTP/1.1\r\n"), "{echoed:?}");
+    assert!(echoed.ends_with("\r\n\r\nbody"), "{echoed:?}");
+    assert!(!echoed.contains("evil"), "{echoed:?}");
+    let recs = b.finish();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].method.as_deref(), Some("POST"));
 }

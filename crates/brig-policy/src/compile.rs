@@ -504,6 +504,7 @@ mod tests {
         let expected = EnforcementPlan {
             mode: Mode::WorkspaceWrite,
             network: NetworkMode::Off,
+            network_rules: NetworkPlan::default(),
             workspace: p("/home/u/proj"),
             cwd: p("/home/u/proj/sub"),
             writable_roots: paths(&["/home/u/proj"]),
@@ -815,6 +816,7 @@ mod tests {
         let expected = EnforcementPlan {
             mode: Mode::DangerFullAccess,
             network: NetworkMode::On,
+            network_rules: NetworkPlan::default(),
             workspace: p("/home/u"),
             cwd: p("/home/u/proj/sub"),
             writable_roots: paths(&["/"]),

@@ -538,7 +538,11 @@ fn parse_network_table(
     table: &toml::de::DeTable<'_>,
     cfg: &mut ConfigFile,
 ) -> Result<(), ConfigError> {
-    let check_rule = |r: &str| HostRule::parse(r).err().map(|e| format!("is not a valid destination: {e}"));
+    let check_rule = |r: &str| {
+        HostRule::parse(r)
+            .err()
+            .map(|e| format!("is not a valid destination: {e}"))
+    };
     for (k, v) in entries(table) {
         let at = doc.location(k.span().start);
         match k.get_ref().as_ref() {
@@ -566,7 +570,10 @@ fn parse_network_table(
                 cfg.net.presets = Some(Setting {
                     value: expect_str_array(doc, "network.presets", v, |p| {
                         crate::net::preset(p).is_none().then(|| {
-                            format!("is {p:?}, not a preset; the presets are {}", names.join(", "))
+                            format!(
+                                "is {p:?}, not a preset; the presets are {}",
+                                names.join(", ")
+                            )
                         })
                     })?,
                     at,
@@ -593,9 +600,7 @@ fn parse_network_table(
                                 format!("`{key}`: the key must be a host name, not an address"),
                             ))
                         }
-                        Err(e) => {
-                            return Err(doc.error(name.span(), format!("`{key}`: {e}")))
-                        }
+                        Err(e) => return Err(doc.error(name.span(), format!("`{key}`: {e}"))),
                     }
                 }
                 cfg.net.hosts = Some(Setting { value: hosts, at });
@@ -804,6 +809,7 @@ unprotect = [".idea"]
             audit: AuditConfig::default(),
             approvals: ApprovalsConfig::default(),
             limits: LimitsConfig::default(),
+            net: NetworkConfig::default(),
         };
         assert_eq!(parse_config("user.toml", text).unwrap(), expected);
     }
@@ -869,8 +875,76 @@ unprotect = [".idea"]
         );
         assert_eq!(
             err("network = \"yes\""),
-            "cfg.toml:1:11: `network` must be one of \"off\", \"on\"; found \"yes\""
+            "cfg.toml:1:11: `network` must be one of \"off\", \"allowlist\", \"on\"; found \"yes\""
         );
+    }
+
+    #[test]
+    fn the_network_section_parses_and_points_at_bad_entries() {
+        let cfg = parse_config(
+            "cfg.toml",
+            "[network]\nmode = \"allowlist\"\nallow = [\"crates.io\", \"*.example.com:443\"]\n\
+             deny = [\"evil.example.com\"]\npresets = [\"python\"]\n[network.hosts]\n\"pkg.test\" = \"127.0.0.1\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.network.map(|s| s.value), Some(NetworkMode::Allowlist));
+        assert_eq!(
+            cfg.net.allow.unwrap().value,
+            vec!["crates.io".to_string(), "*.example.com:443".to_string()]
+        );
+        assert_eq!(
+            cfg.net.deny.unwrap().value,
+            vec!["evil.example.com".to_string()]
+        );
+        assert_eq!(cfg.net.presets.unwrap().value, vec!["python".to_string()]);
+        assert_eq!(
+            cfg.net.hosts.unwrap().value,
+            vec![("pkg.test".to_string(), "127.0.0.1".parse().unwrap())]
+        );
+        // The string form still works.
+        let cfg = parse_config("cfg.toml", "network = \"allowlist\"\n").unwrap();
+        assert_eq!(cfg.network.map(|s| s.value), Some(NetworkMode::Allowlist));
+        for (text, want) in [
+            (
+                "[network]\nallow = [\"*\"]\n",
+                "cfg.toml:2:10: `network.allow[0]` is not a valid destination",
+            ),
+            (
+                "[network]\nallow = [\"ok.example\", \"com\"]\n",
+                "cfg.toml:2:24: `network.allow[1]` is not a valid destination",
+            ),
+            (
+                "[network]\ndeny = [\"*.co.uk\"]\n",
+                "cfg.toml:2:9: `network.deny[0]` is not a valid destination",
+            ),
+            (
+                "[network]\nallow = [\"b\u{fc}cher.de\"]\n",
+                "cfg.toml:2:10: `network.allow[0]` is not a valid destination",
+            ),
+            (
+                "[network]\npresets = [\"rustt\"]\n",
+                "cfg.toml:2:12: `network.presets[0]` is \"rustt\", not a preset",
+            ),
+            (
+                "[network]\nmode = \"proxy\"\n",
+                "cfg.toml:2:8: `network.mode` must be one of",
+            ),
+            (
+                "[network]\nallows = []\n",
+                "cfg.toml:2:1: unknown key `allows` in [network]",
+            ),
+            (
+                "[network.hosts]\n\"pkg.test\" = \"localhost\"\n",
+                "cfg.toml:2:14: `network.hosts.pkg.test` must be an IP address",
+            ),
+            (
+                "[network.hosts]\n\"10.0.0.1\" = \"10.0.0.2\"\n",
+                "cfg.toml:2:1: `network.hosts.10.0.0.1`: the key must be a host name",
+            ),
+        ] {
+            let e = err(text);
+            assert!(e.starts_with(want), "{text:?}: {e}");
+        }
     }
 
     #[test]

@@ -65,7 +65,11 @@ pub fn explain(policy: &Policy, plan: &EnforcementPlan, sources: &[String]) -> S
         if !deny.is_empty() {
             list(&mut out, "network deny:", &deny);
         }
-        let hosts: Vec<String> = net.hosts.iter().map(|(n, ip)| format!("{n} = {ip}")).collect();
+        let hosts: Vec<String> = net
+            .hosts
+            .iter()
+            .map(|(n, ip)| format!("{n} = {ip}"))
+            .collect();
         if !hosts.is_empty() {
             list(&mut out, "network hosts:", &hosts);
         }
@@ -170,6 +174,7 @@ mod tests {
         EnforcementPlan {
             mode,
             network: NetworkMode::Off,
+            network_rules: Default::default(),
             workspace: PathBuf::from("/w"),
             cwd: PathBuf::from("/w"),
             writable_roots: if mode == Mode::ReadOnly {

@@ -612,6 +612,7 @@ mod tests {
                 audit_files: None,
                 approval_policy: None,
                 limits: LimitSettings::default(),
+                net_allow: vec![],
             },
         };
         let expected = Policy {
@@ -635,6 +636,10 @@ mod tests {
             two_approvers: false,
             approval_timeout_secs: 300,
             limits: LimitSettings::default(),
+            net_allow: vec![],
+            net_deny: vec![],
+            net_presets: vec![],
+            net_hosts: vec![],
         };
         assert_eq!(resolve(&layers).unwrap(), expected);
     }

@@ -95,6 +95,7 @@ fn trusting_the_file_makes_it_count_until_it_changes() {
     let expected = EnforcementPlan {
         mode: Mode::WorkspaceWrite,
         network: NetworkMode::Off,
+        network_rules: Default::default(),
         workspace: "/home/u/proj".into(),
         cwd: "/home/u/proj".into(),
         writable_roots: vec![
@@ -179,6 +180,7 @@ fn policy_serializes_for_explain_json() {
             "limits": {"cpu_millis": null, "file_size": null, "memory": null, "processes": null, "shm_size": null, "timeout": null, "tmp_size": null,
                 "from_untrusted_project": {"cpus": false, "file_size": false, "memory": false, "processes": false, "shm_size": false, "timeout": false, "tmp_size": false}},
             "network": "off", "network_from": "default",
+            "net_allow": [], "net_deny": [], "net_presets": [], "net_hosts": [],
             "git": "read-only",
             "writable": [], "deny_read": [], "allow_read": [],
             "env_pass": [], "env_deny": [], "protect": [], "unprotect": [],

@@ -247,7 +247,10 @@ fn allowed_traffic_passes_and_is_recorded(t: &Test) {
     assert_eq!(heads.len(), 1, "{heads:?}");
     assert!(heads[0].starts_with("GET /index HTTP/1.1\r\n"), "{heads:?}");
     assert!(heads[0].contains(&format!("Host: pkg.test:{}", web.port)));
-    assert!(!heads[0].to_ascii_lowercase().contains("proxy-"), "{heads:?}");
+    assert!(
+        !heads[0].to_ascii_lowercase().contains("proxy-"),
+        "{heads:?}"
+    );
     assert_eq!(echo.accepted.load(Ordering::SeqCst), 2);
 
     let recs = network_records(&w);
@@ -264,7 +267,10 @@ fn allowed_traffic_passes_and_is_recorded(t: &Test) {
     assert_eq!(get["method"], "GET");
     assert_eq!(get["port"], web.port);
     assert_eq!(get["url"], url.as_str());
-    let tunnel = recs.iter().find(|r| r["protocol"] == "connect").expect("connect");
+    let tunnel = recs
+        .iter()
+        .find(|r| r["protocol"] == "connect")
+        .expect("connect");
     assert_eq!(tunnel["method"], "CONNECT");
     assert_eq!(tunnel["sni"], "pkg.test");
     assert_eq!(tunnel["port"], echo.port);
@@ -311,7 +317,11 @@ fn unlisted_denied_and_empty_allowlists_refuse(t: &Test) {
     // `*.pkg.test` does not cover pkg.test itself.
     assert_eq!(line(&out, "socks"), "refused with code 2", "{out}");
     assert_eq!(web.heads.lock().unwrap().len(), 1);
-    assert_eq!(echo.accepted.load(Ordering::SeqCst), 1, "only the direct one");
+    assert_eq!(
+        echo.accepted.load(Ordering::SeqCst),
+        1,
+        "only the direct one"
+    );
     let recs = network_records(&w);
     let denied: Vec<&serde_json::Value> = recs.iter().filter(|r| r["decision"] == "deny").collect();
     assert_eq!(denied.len(), 3, "{recs:#?}");
@@ -323,7 +333,10 @@ fn unlisted_denied_and_empty_allowlists_refuse(t: &Test) {
 
     // An empty allowlist allows nothing.
     config(&w, &[], &[]);
-    let out = w.brig_sh(&[], &format!("python3 {c} get http://pkg.test:{}/", web.port));
+    let out = w.brig_sh(
+        &[],
+        &format!("python3 {c} get http://pkg.test:{}/", web.port),
+    );
     assert!(line(&out, "get").contains("403"), "{out}");
     assert_eq!(web.heads.lock().unwrap().len(), 1);
 }
@@ -358,7 +371,10 @@ fn tls_server_name_must_match_the_tunnel(t: &Test) {
         "{}",
         recs[0]
     );
-    assert_eq!(recs[0]["bytes_out"], 0, "nothing of the hello went upstream");
+    assert_eq!(
+        recs[0]["bytes_out"], 0,
+        "nothing of the hello went upstream"
+    );
 }
 
 /// With the allowlist, IP sockets exist but reach only the sandbox's own loopback: a program
@@ -389,13 +405,20 @@ fn programs_ignoring_the_proxy_have_no_route(t: &Test) {
         line(&out, "public").contains("Network is unreachable"),
         "{out}"
     );
-    assert!(line(&out, "udp").contains("Network is unreachable"), "{out}");
+    assert!(
+        line(&out, "udp").contains("Network is unreachable"),
+        "{out}"
+    );
     assert!(line(&out, "resolve").starts_with("gaierror"), "{out}");
     assert!(
         line(&out, "netlink").contains("Operation not permitted"),
         "{out}"
     );
-    assert_eq!(echo.accepted.load(Ordering::SeqCst), 1, "only the direct one");
+    assert_eq!(
+        echo.accepted.load(Ordering::SeqCst),
+        1,
+        "only the direct one"
+    );
 }
 
 /// An untrusted project file may deny hosts, and turn an open network into the allowlist, but
@@ -431,7 +454,10 @@ fn untrusted_project_cannot_open_the_network(t: &Test) {
     );
     let out = w.brig(&["policy", "explain"]);
     out.ok();
-    assert!(out.stdout.contains("network:            allowlist"), "{out}");
+    assert!(
+        out.stdout.contains("network:            allowlist"),
+        "{out}"
+    );
     assert!(out.stdout.contains("(nothing: an empty allowlist"), "{out}");
     assert!(out.stdout.contains("evil.example"), "{out}");
 }
