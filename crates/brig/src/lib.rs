@@ -491,14 +491,14 @@ pub fn probe() -> Capabilities {
 /// Must be called while the process is single-threaded.
 ///
 /// In [`NetworkMode::Allowlist`] brig's proxy serves the sandbox for as long as the command
-/// runs; `net_recorder` receives one record per connection (from the proxy's threads), and
+/// runs; `net.recorder` receives one record per connection (from the proxy's threads), and
 /// when it fails the proxy refuses every later connection and the run ends with
-/// [`Error::Audit`].
+/// [`Error::Audit`]; `net.ask_unknown` decides hosts the allowlist does not name.
 pub fn run(
     plan: &EnforcementPlan,
     argv: Vec<OsString>,
     limits: &Limits,
-    net_recorder: Option<brig_net::proxy::Recorder>,
+    net: NetHooks,
     sink: &mut dyn FnMut(brig_sandbox::Event<'_>) -> Result<(), String>,
 ) -> Result<Outcome, Error> {
     if argv.is_empty() {
@@ -516,10 +516,10 @@ pub fn run(
                 brig_net::proxy::Config {
                     rules: plan.network_rules.rules.clone(),
                     hosts: plan.network_rules.hosts.clone(),
-                    ask_unknown: None,
+                    ask_unknown: net.ask_unknown,
                     resolver: None,
                 },
-                net_recorder.unwrap_or_else(|| Box::new(|_| Ok(()))),
+                net.recorder.unwrap_or_else(|| Box::new(|_| Ok(()))),
             )
         });
         let opts = brig_linux::RunOptions {
@@ -570,7 +570,7 @@ pub fn run(
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (plan, cmd, program, sink, limits, net_recorder);
+        let _ = (plan, cmd, program, sink, limits, net);
         Err(Error::Unavailable(format!(
             "brig has no sandbox backend for {} yet; refusing to run unconfined",
             std::env::consts::OS
@@ -586,6 +586,37 @@ pub struct AuditSession {
     /// Shared with the network proxy's threads, which record each connection as it ends.
     log: std::sync::Arc<std::sync::Mutex<Log>>,
     started: std::time::Instant,
+}
+
+/// Records into an [`AuditSession`] from another thread.
+#[derive(Clone)]
+pub struct AuditHandle(std::sync::Arc<std::sync::Mutex<Log>>);
+
+impl AuditHandle {
+    /// Appends one record of `kind`.
+    pub fn record(&self, kind: &str, data: serde_json::Value) -> Result<(), Error> {
+        lock_log(&self.0)
+            .writer
+            .append(kind, data)
+            .map_err(audit_err)
+    }
+
+    /// Signs and syncs what was recorded so far.
+    pub fn commit(&self) -> Result<(), Error> {
+        let mut log = lock_log(&self.0);
+        log.writer.commit().map_err(audit_err)?;
+        log.last_commit = std::time::Instant::now();
+        Ok(())
+    }
+}
+
+/// What the network proxy reports to and asks of its caller (see [`run`]).
+#[derive(Default)]
+pub struct NetHooks {
+    /// Receives one record per connection.
+    pub recorder: Option<brig_net::proxy::Recorder>,
+    /// Asked about hosts the allowlist does not name; `None` refuses them.
+    pub ask_unknown: Option<brig_net::proxy::AskUnknown>,
 }
 
 /// The session's segment and when it was last made durable.
@@ -747,6 +778,11 @@ impl AuditSession {
         log.writer.commit().map_err(audit_err)?;
         log.last_commit = std::time::Instant::now();
         Ok(())
+    }
+
+    /// A handle that records into this session from other threads (the network proxy's).
+    pub fn handle(&self) -> AuditHandle {
+        AuditHandle(std::sync::Arc::clone(&self.log))
     }
 
     /// What the network proxy records each connection with (`network` records), from its own

@@ -606,8 +606,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (mut outcome, mut session) = match session {
         Some(mut session) => {
-            let recorder = session.network_recorder();
-            let result = brig::run(&loaded.plan, command, &limits, Some(recorder), &mut |ev| {
+            let net = brig::NetHooks {
+                recorder: Some(session.network_recorder()),
+                ask_unknown: host_asker(&dirs, &loaded, &argv_text, policy, Some(session.handle())),
+            };
+            let result = brig::run(&loaded.plan, command, &limits, net, &mut |ev| {
                 note(&ev);
                 session.event(ev)
             });
@@ -625,10 +628,19 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
         None => (
-            brig::run(&loaded.plan, command, &limits, None, &mut |ev| {
-                note(&ev);
-                Ok(())
-            })?,
+            brig::run(
+                &loaded.plan,
+                command,
+                &limits,
+                brig::NetHooks {
+                    recorder: None,
+                    ask_unknown: host_asker(&dirs, &loaded, &argv_text, policy, None),
+                },
+                &mut |ev| {
+                    note(&ev);
+                    Ok(())
+                },
+            )?,
             None,
         ),
     };
@@ -670,12 +682,21 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             None
         };
         let widened_limits = brig::limits_for(&widened.plan)?;
-        let recorder = session.as_ref().map(|s| s.network_recorder());
+        let net = brig::NetHooks {
+            recorder: session.as_ref().map(|s| s.network_recorder()),
+            ask_unknown: host_asker(
+                &dirs,
+                &widened,
+                &argv_text,
+                policy,
+                session.as_ref().map(|s| s.handle()),
+            ),
+        };
         let result = brig::run(
             &widened.plan,
             args.command.clone(),
             &widened_limits,
-            recorder,
+            net,
             &mut |ev| match session.as_mut() {
                 Some(s) => s.event(ev),
                 None => Ok(()),
@@ -1101,6 +1122,131 @@ fn offer_rerun(
             Ok(None)
         }
     }
+}
+
+/// In the network allowlist, under an approval policy that asks humans (`on-request`,
+/// `untrusted`): the question for a host the allowlist does not name, asked once per host and
+/// port for the run through the approval service (`brig approvals`; the command owns the
+/// terminal), with a line on stderr saying so. Approved, the host stays allowed for the rest
+/// of the run. Every request and answer is recorded before the connection goes on.
+#[cfg(unix)]
+fn host_asker(
+    dirs: &brig::Dirs,
+    loaded: &brig::Loaded,
+    argv: &[String],
+    policy: brig_rules::ApprovalPolicy,
+    log: Option<brig::AuditHandle>,
+) -> Option<brig_net::proxy::AskUnknown> {
+    use brig::approve;
+    use brig_rules::ApprovalPolicy as P;
+    if loaded.plan.network != brig::NetworkMode::Allowlist
+        || !matches!(policy, P::OnRequest | P::Untrusted)
+    {
+        return None;
+    }
+    let dir = approve::approvals_dir(dirs);
+    let line = shell_line(argv);
+    let cwd = loaded.plan.cwd.display().to_string();
+    let mode = loaded.plan.mode.as_str().to_string();
+    let timeout_secs = loaded.plan.approvals.timeout_secs;
+    let decided: std::sync::Mutex<std::collections::HashMap<String, bool>> = Default::default();
+    let one_at_a_time = std::sync::Mutex::new(());
+    Some(Box::new(move |host, port| {
+        let key = format!("{host}:{port}");
+        let _turn = one_at_a_time.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = decided.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return *d;
+        }
+        let what = format!("network access to {key}");
+        let pending = approve::Pending {
+            id: brig_audit::new_session_id(),
+            command: line.clone(),
+            cwd: cwd.clone(),
+            mode: mode.clone(),
+            decision: "network".into(),
+            destructive: false,
+            destroys: Vec::new(),
+            reasons: vec![format!(
+                "the command asks for {what}, which the network allowlist does not name"
+            )],
+            required: 1,
+            approved_by: Vec::new(),
+            scopes: vec!["once".into()],
+            asked_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            timeout_secs,
+            pid: std::process::id(),
+        };
+        let id = pending.id.clone();
+        let record = |kind: &str, data: serde_json::Value| match &log {
+            Some(l) => l.record(kind, data).and_then(|()| l.commit()).is_ok(),
+            None => true,
+        };
+        // Nothing is asked, and nothing passes, unrecorded.
+        if !record(
+            "approval.request",
+            serde_json::json!({
+                "request": id, "command": line, "decision": "network", "destructive": false,
+                "widening": what, "host": host.to_string(), "port": port, "required": 1,
+                "scopes": ["once"], "timeout_secs": timeout_secs,
+            }),
+        ) {
+            return false;
+        }
+        let state =
+            brig_rules::ApprovalState::new(brig_rules::Action::Prompt { dual: false }, false);
+        let Ok(mut asking) = approve::Asking::new(&dir, pending, state, false, user_name()) else {
+            return false;
+        };
+        eprintln!(
+            "brig: the command asks for {}; approve with `brig approvals approve {id}` or deny with `brig approvals deny {id}` (waiting up to {timeout_secs} s)",
+            printable(&what)
+        );
+        let mut ok = true;
+        let ended = asking.wait(&mut |(approver, channel, decision, _)| {
+            ok &= record(
+                "approval",
+                serde_json::json!({
+                    "request": id, "command": line, "decision": decision, "approver": approver,
+                    "channel": channel, "scope": "once", "dual": false, "widening": what,
+                }),
+            );
+        });
+        drop(asking);
+        let allowed = ok && matches!(ended, approve::Ended::Approved { .. });
+        if let approve::Ended::TimedOut | approve::Ended::NoChannel(_) = ended {
+            let decision = if matches!(ended, approve::Ended::TimedOut) {
+                "timeout"
+            } else {
+                "no-channel"
+            };
+            record(
+                "approval",
+                serde_json::json!({
+                    "request": id, "command": line, "decision": decision, "approver": null,
+                    "channel": null, "scope": null, "dual": false, "widening": what,
+                }),
+            );
+        }
+        decided
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, allowed);
+        allowed
+    }))
+}
+
+#[cfg(not(unix))]
+fn host_asker(
+    _dirs: &brig::Dirs,
+    _loaded: &brig::Loaded,
+    _argv: &[String],
+    _policy: brig_rules::ApprovalPolicy,
+    _log: Option<brig::AuditHandle>,
+) -> Option<brig_net::proxy::AskUnknown> {
+    None
 }
 
 /// "write access to A, B and the network", for prompts and messages.

@@ -215,7 +215,117 @@ both_identities!(
     programs_ignoring_the_proxy_have_no_route,
     untrusted_project_cannot_open_the_network,
     git_over_https_through_the_proxy,
+    unknown_hosts_ask_a_human_once,
 );
+
+/// Under `on-request`, the first request to a host the allowlist does not name waits for a
+/// human (`brig approvals`); approved, the host is reachable for the rest of the run without
+/// asking again; denied, it is refused. Request, answer and connection are all recorded.
+fn unknown_hosts_ask_a_human_once(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    let c = client(&w);
+    let web = web_server();
+    config(&w, &[], &[]);
+    let dir = w.state_dir().join("brig/approvals");
+    let answers = Arc::new(Mutex::new(Vec::<String>::new()));
+    let run = |op: &'static str| {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (d, s, a) = (dir.clone(), stop.clone(), answers.clone());
+        let reviewer = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                for id in pending_requests(&d) {
+                    let json =
+                        std::fs::read_to_string(d.join(format!("{id}.json"))).unwrap_or_default();
+                    if json.contains("\"network\"") && !a.lock().unwrap().contains(&id) {
+                        a.lock().unwrap().push(id.clone());
+                        let _ = answer_request(
+                            &d,
+                            &id,
+                            &format!(r#"{{"op":"{op}","approver":"rev","scope":"once"}}"#),
+                        );
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        });
+        let mut cmd = w.command(brig_bin());
+        cmd.args([
+            "run",
+            "--approval-policy",
+            "on-request",
+            "--no-tty-prompt",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "python3 {c} get http://pkg.test:{p}/one; python3 {c} get http://pkg.test:{p}/two",
+            p = web.port
+        ));
+        let out = run_command(cmd, None, "brig run (network approval)");
+        stop.store(true, Ordering::SeqCst);
+        reviewer.join().unwrap();
+        out
+    };
+    let out = run("approve");
+    out.ok();
+    let gets: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("get: "))
+        .collect();
+    assert_eq!(
+        gets,
+        ["200 hello from pkg.test", "200 hello from pkg.test"],
+        "{out}"
+    );
+    assert!(out.stderr.contains("network access to pkg.test:"), "{out}");
+    assert_eq!(
+        answers.lock().unwrap().len(),
+        1,
+        "asked once for two requests"
+    );
+    let (_, records) = last_session(&w);
+    let req = records
+        .iter()
+        .find(|r| r["kind"] == "approval.request")
+        .expect("request");
+    assert_eq!(req["data"]["decision"], "network");
+    assert_eq!(req["data"]["host"], "pkg.test");
+    let ans = records
+        .iter()
+        .find(|r| r["kind"] == "approval")
+        .expect("answer");
+    assert_eq!(ans["data"]["approver"], "rev");
+    let nets: Vec<&serde_json::Value> = records.iter().filter(|r| r["kind"] == "network").collect();
+    assert_eq!(nets.len(), 2);
+    assert!(nets
+        .iter()
+        .all(|r| r["data"]["decision"] == "allow" && r["data"]["rule"] == "approved: pkg.test"));
+
+    let out = run("deny");
+    out.ok();
+    let gets: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("get: "))
+        .collect();
+    assert_eq!(gets.len(), 2, "{out}");
+    assert!(gets.iter().all(|g| g.contains("403")), "{out}");
+    assert_eq!(
+        answers.lock().unwrap().len(),
+        2,
+        "asked once more, in the new run"
+    );
+    assert_eq!(
+        web.heads.lock().unwrap().len(),
+        2,
+        "only the approved run's requests arrived"
+    );
+}
 
 /// HTTP (absolute-form, through `http_proxy`), a CONNECT tunnel and SOCKS5 to an allowed name
 /// reach the servers, and each is one `network` record with its method, host, port, rule,
@@ -296,8 +406,9 @@ fn unlisted_denied_and_empty_allowlists_refuse(t: &Test) {
     let direct = w.sh(&format!("python3 {c} connect x pkg.test {}", echo.port));
     assert_eq!(line(&direct, "connect"), "echoed", "{direct}");
     config(&w, &["*.pkg.test"], &["bad.pkg.test"]);
+    // `never`: nobody is asked about hosts the list does not name.
     let out = w.brig_sh(
-        &[],
+        &["--approval-policy", "never"],
         &format!(
             "python3 {c} get http://a.pkg.test:{p}/; python3 {c} get http://other.test:{p}/; \
              python3 {c} connect bad.pkg.test:{e} bad.pkg.test; python3 {c} socks pkg.test {e}",
@@ -331,10 +442,10 @@ fn unlisted_denied_and_empty_allowlists_refuse(t: &Test) {
         .iter()
         .any(|r| r["host"] == "other.test" && r["rule"].is_null()));
 
-    // An empty allowlist allows nothing.
+    // An empty allowlist allows nothing (and, with `never`, asks nobody).
     config(&w, &[], &[]);
     let out = w.brig_sh(
-        &[],
+        &["--approval-policy", "never"],
         &format!("python3 {c} get http://pkg.test:{}/", web.port),
     );
     assert!(line(&out, "get").contains("403"), "{out}");
