@@ -72,6 +72,8 @@ pub struct Guard {
     /// The command's `RLIMIT_FSIZE`: the guard truncates files for the command, so it applies
     /// the command's limit itself (its own process has none).
     file_size_limit: Option<u64>,
+    /// brig's proxy port on `127.0.0.1`, when the network allowlist is on.
+    proxy_port: Option<u16>,
     /// Every report below starts with "PID\tPROGRAM\t": the process (its pid inside the
     /// sandbox) and its executable, escaped with [`escape`].
     /// Refused attempts: "description" (the path as given by the command), in order.
@@ -84,6 +86,9 @@ pub struct Guard {
     pub reads: Vec<String>,
     /// Programs executed: "ppid\tpath\targ0\targ1...", each field escaped.
     pub execs: Vec<String>,
+    /// Connections to brig's proxy: "PORT" (the client's local port on the sandbox's
+    /// loopback), so that brig can name the process behind each proxied connection.
+    pub proxy_clients: Vec<String>,
 }
 
 /// Escapes `%`, tab and newline so that a field can travel in a tab-separated line.
@@ -170,12 +175,20 @@ impl Guard {
             refusals: Vec::new(),
             reads: Vec::new(),
             execs: Vec::new(),
+            proxy_clients: Vec::new(),
+            proxy_port: None,
         })
     }
 
     /// Applies the command's file size limit to the truncations the guard makes for it.
     pub fn with_file_size_limit(mut self, limit: Option<u64>) -> Guard {
         self.file_size_limit = limit;
+        self
+    }
+
+    /// Reports which process connects to brig's proxy on `127.0.0.1:port`.
+    pub fn with_proxy_port(mut self, port: Option<u16>) -> Guard {
+        self.proxy_port = port;
         self
     }
 
@@ -204,6 +217,7 @@ impl Guard {
             self.refusals.len(),
             self.reads.len(),
             self.execs.len(),
+            self.proxy_clients.len(),
         ];
         self.foreign_proc.set(false);
         let reply = match self.dispatch(&n) {
@@ -232,6 +246,7 @@ impl Guard {
             &mut self.refusals,
             &mut self.reads,
             &mut self.execs,
+            &mut self.proxy_clients,
         ]
         .into_iter()
         .zip(before)
@@ -694,6 +709,24 @@ impl Guard {
             un.push(0);
             raw = un;
             keep = Some(target);
+        } else if let Some(port) = self.proxy_port.filter(|p| is_loopback_v4(&raw, *p)) {
+            // A connection to brig's proxy: its local port (bound here if the socket has none
+            // yet, as connect would) lets brig name the process in the connection's record.
+            let mut local = sys::local_port(sock.as_fd()).unwrap_or(0);
+            if local == 0 {
+                let mut any = Vec::with_capacity(16);
+                any.extend_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+                any.extend_from_slice(&0u16.to_be_bytes());
+                any.extend_from_slice(&[127, 0, 0, 1]);
+                any.extend_from_slice(&[0u8; 8]);
+                if sys::bind_raw(sock.as_fd(), &any).is_ok() {
+                    local = sys::local_port(sock.as_fd()).unwrap_or(0);
+                }
+            }
+            let _ = port;
+            if local != 0 {
+                self.proxy_clients.push(local.to_string());
+            }
         }
         self.still_waiting(n)?;
         Ok(Reply::DeferredValue(Box::new(move || {
@@ -1484,6 +1517,14 @@ fn target_umask(pid: libc::pid_t) -> Option<libc::mode_t> {
     let text = std::str::from_utf8(&buf[..n]).ok()?;
     let line = text.lines().find(|l| l.starts_with("Umask:"))?;
     libc::mode_t::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+}
+
+/// Whether `raw` (a socket address as the caller gave it) is `127.0.0.1:port`.
+fn is_loopback_v4(raw: &[u8], port: u16) -> bool {
+    raw.len() >= 8
+        && u16::from_ne_bytes([raw[0], raw[1]]) == libc::AF_INET as u16
+        && raw[2..4] == port.to_be_bytes()
+        && raw[4..8] == [127, 0, 0, 1]
 }
 
 #[cfg(test)]

@@ -597,6 +597,11 @@ fn parent_main(
                     let path = free.as_str();
                     Some(Event::Read { path, pid, program })
                 }
+                "proxyclient" => {
+                    body.parse()
+                        .ok()
+                        .map(|port| Event::ProxyClient { port, pid, program })
+                }
                 "exec" => {
                     let mut fields = body.split('\t');
                     let ppid = fields.next().and_then(|p| p.parse().ok());
@@ -1003,7 +1008,13 @@ fn supervise(
                     scratch.reserved,
                     spec,
                 )
-                .map(|g| g.with_file_size_limit(bounds.rlimits.file_size))
+                .map(|g| {
+                    g.with_file_size_limit(bounds.rlimits.file_size)
+                        .with_proxy_port(
+                            (plan.network == NetworkMode::Allowlist)
+                                .then_some(brig_policy::PROXY_PORT),
+                        )
+                })
                 .map_err(|e| format!("guard: {e}"))?,
             )
         }
@@ -1066,6 +1077,9 @@ fn supervise(
             }
             for e in g.execs.drain(..) {
                 rep.line("exec", &e);
+            }
+            for c in g.proxy_clients.drain(..) {
+                rep.line("proxyclient", &c);
             }
             // Kept here: the guard goes away when the last filtered process exits.
             suppressed = g.syscalls_suppressed;

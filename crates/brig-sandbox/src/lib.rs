@@ -149,6 +149,17 @@ pub enum Event<'a> {
         /// Its executable.
         program: Option<&'a str>,
     },
+    /// A process connected to brig's proxy (network allowlist) from this local port on the
+    /// sandbox's loopback: not recorded on its own, it names the process in the connection's
+    /// record.
+    ProxyClient {
+        /// The client's local port.
+        port: u16,
+        /// The process that connected.
+        pid: Option<u32>,
+        /// Its executable.
+        program: Option<&'a str>,
+    },
     /// A program executed inside the sandbox.
     Exec {
         /// The program's path.

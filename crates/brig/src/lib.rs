@@ -586,7 +586,13 @@ pub struct AuditSession {
     /// Shared with the network proxy's threads, which record each connection as it ends.
     log: std::sync::Arc<std::sync::Mutex<Log>>,
     started: std::time::Instant,
+    /// Who connected to the proxy from which local port (from the supervisor), for the
+    /// connection's record.
+    clients: std::sync::Arc<std::sync::Mutex<ProxyClients>>,
 }
+
+/// Local port on the sandbox's loopback → (pid, program) of the process that connected.
+type ProxyClients = std::collections::HashMap<u16, (Option<u32>, Option<String>)>;
 
 /// Records into an [`AuditSession`] from another thread.
 #[derive(Clone)]
@@ -638,7 +644,11 @@ impl Log {
 }
 
 /// The `network` audit record of one proxied connection (docs/audit.md).
-pub fn network_record(r: &brig_net::proxy::Record) -> serde_json::Value {
+pub fn network_record(
+    r: &brig_net::proxy::Record,
+    who: Option<(Option<u32>, Option<String>)>,
+) -> serde_json::Value {
+    let (pid, program) = who.unwrap_or((None, None));
     let started = r
         .started
         .duration_since(std::time::UNIX_EPOCH)
@@ -661,8 +671,8 @@ pub fn network_record(r: &brig_net::proxy::Record) -> serde_json::Value {
         "started_unix": started,
         "duration_ms": r.duration.as_secs_f64() * 1000.0,
         "client_port": r.client_port,
-        "pid": serde_json::Value::Null,
-        "program": serde_json::Value::Null,
+        "pid": pid,
+        "program": program,
     })
 }
 
@@ -761,6 +771,7 @@ impl AuditSession {
                 last_commit: std::time::Instant::now(),
             })),
             started: std::time::Instant::now(),
+            clients: Default::default(),
         })
     }
 
@@ -789,13 +800,29 @@ impl AuditSession {
     /// threads.
     pub fn network_recorder(&self) -> brig_net::proxy::Recorder {
         let log = std::sync::Arc::clone(&self.log);
-        Box::new(move |r| lock_log(&log).append_event("network", network_record(r)))
+        let clients = std::sync::Arc::clone(&self.clients);
+        Box::new(move |r| {
+            let who = clients
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&r.client_port);
+            lock_log(&log).append_event("network", network_record(r, who))
+        })
     }
 
     /// Records one event reported by the sandbox while the command runs.
     pub fn event(&mut self, ev: brig_sandbox::Event<'_>) -> Result<(), String> {
         use brig_sandbox::Event;
         let (kind, data) = match ev {
+            Event::ProxyClient { port, pid, program } => {
+                let mut c = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+                // Bounded: entries whose connection never reached the proxy are dropped.
+                if c.len() >= 4096 {
+                    c.clear();
+                }
+                c.insert(port, (pid, program.map(str::to_string)));
+                return Ok(());
+            }
             Event::Denied {
                 layer,
                 what,

@@ -944,6 +944,29 @@ pub fn readlinkat(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The local port of an `AF_INET` socket (getsockname(2)); 0 when it has none or is another
+/// family.
+pub fn local_port(sock: BorrowedFd<'_>) -> io::Result<u16> {
+    let mut addr = std::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `addr` is a writable sockaddr_storage of `len` bytes, the largest address the
+    // kernel writes; it writes at most `len` bytes and updates `len`.
+    check(unsafe { libc::getsockname(sock.as_raw_fd(), addr.as_mut_ptr().cast(), &mut len) })?;
+    // SAFETY: zero-initialized above, and the kernel filled in what it wrote; every bit
+    // pattern is a valid sockaddr_storage.
+    let addr = unsafe { addr.assume_init() };
+    match i32::from(addr.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large and
+            // aligned enough for.
+            let v4 =
+                unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Ok(u16::from_be(v4.sin_port))
+        }
+        _ => Ok(0),
+    }
+}
+
 /// bind(2) of socket `sock` to the raw socket address `addr`.
 pub fn bind_raw(sock: BorrowedFd<'_>, addr: &[u8]) -> io::Result<()> {
     let len = libc::socklen_t::try_from(addr.len())

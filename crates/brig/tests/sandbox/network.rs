@@ -372,6 +372,12 @@ fn allowed_traffic_passes_and_is_recorded(t: &Test) {
         assert!(r["bytes_in"].as_u64().unwrap() > 0, "{r}");
         assert!(r["bytes_out"].as_u64().unwrap() > 0, "{r}");
         assert!(r["duration_ms"].as_f64().is_some(), "{r}");
+        // The process behind the connection, as the supervisor saw its connect.
+        assert!(r["pid"].as_u64().is_some_and(|p| p > 1), "{r}");
+        assert!(
+            r["program"].as_str().is_some_and(|p| p.contains("python3")),
+            "{r}"
+        );
     }
     let get = recs.iter().find(|r| r["protocol"] == "http").expect("http");
     assert_eq!(get["method"], "GET");
