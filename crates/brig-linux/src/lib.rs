@@ -25,7 +25,7 @@ mod walk;
 mod walkcache;
 
 pub use probe::probe;
-pub use run::{run, run_with_limits, ProxyHandler, RunError, RunOptions};
+pub use run::{run, run_with_limits, ProxyHandler, RunError, RunOptions, StartHook};
 
 /// The machine's memory (`MemTotal` of `/proc/meminfo`), bytes: the base of the default memory
 /// limit ([`brig_sandbox::Limits::defaults`]).

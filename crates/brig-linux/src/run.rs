@@ -98,6 +98,19 @@ pub struct RunOptions {
     pub cache_dir: Option<PathBuf>,
     /// In [`NetworkMode::Allowlist`]: who serves the proxy. Required there.
     pub proxy: Option<ProxyHandler>,
+    /// Called in brig once the command's process tree exists (right after the clone or
+    /// fork), where brig may start threads: the backend forks only while single-threaded.
+    pub after_start: Option<StartHook>,
+}
+
+/// See [`RunOptions::after_start`].
+#[derive(Clone)]
+pub struct StartHook(pub std::sync::Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for StartHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StartHook")
+    }
 }
 
 /// Takes the listening socket on the sandbox's loopback (`127.0.0.1:PROXY_PORT`, created inside
@@ -234,7 +247,7 @@ pub fn run_with_limits(
                 fix: "drop the limit, or run in workspace-write or read-only mode",
             });
         }
-        return run_unconfined(plan, cmd, argv);
+        return run_unconfined(plan, cmd, argv, opts);
     }
     let enforcement = crate::limits::resolve(limits, &HostView::discover()).map_err(|r| {
         RunError::Unavailable {
@@ -268,6 +281,7 @@ fn run_unconfined(
     plan: &EnforcementPlan,
     cmd: &Command,
     argv: Vec<CString>,
+    opts: &RunOptions,
 ) -> Result<Outcome, RunError> {
     let program = cmd.argv.first().cloned().unwrap_or_default();
     let envp = env_c(&plan.env, false);
@@ -293,6 +307,9 @@ fn run_unconfined(
         Forked::Parent(pid) => pid,
     };
     drop(err_w);
+    if let Some(h) = &opts.after_start {
+        (h.0)();
+    }
     let pidfd = sys::pidfd_open(child).map_err(|e| RunError::Os("pidfd_open", e))?;
     loop {
         let rev = sys::poll_in(&[pidfd.as_fd(), sigfd.as_fd()], -1)
@@ -424,6 +441,9 @@ fn run_confined(
             drop(alive_r);
             drop(found_r);
             drop(proxy_w);
+            if let Some(h) = &opts.after_start {
+                (h.0)();
+            }
             // Into the run's cgroups before PID 1 gets the walk: it starts the command only
             // after reading it.
             if let Err(e) = cgroups.attach(pid) {

@@ -154,6 +154,8 @@ pub struct LimitsConfig {
     pub shm_size: Option<Setting<u64>>,
     /// `file_size`.
     pub file_size: Option<Setting<u64>>,
+    /// `output`.
+    pub output: Option<Setting<u64>>,
 }
 
 /// One parsed configuration file. `None` means the key was not written.
@@ -215,6 +217,7 @@ const LIMITS_KEYS: &[&str] = &[
     "tmp_size",
     "shm_size",
     "file_size",
+    "output",
 ];
 
 /// Parses one configuration file. `source_name` is used in error messages and remembered in
@@ -462,6 +465,7 @@ pub fn parse_config(source_name: &str, text: &str) -> Result<ConfigFile, ConfigE
                         "tmp_size" => cfg.limits.tmp_size = Some(size("a size")?),
                         "shm_size" => cfg.limits.shm_size = Some(size("a size")?),
                         "file_size" => cfg.limits.file_size = Some(size("a size")?),
+                        "output" => cfg.limits.output = Some(size("a size")?),
                         "processes" => {
                             let n = text
                                 .parse::<u64>()

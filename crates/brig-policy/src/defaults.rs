@@ -34,6 +34,7 @@ pub const UNTRUSTED_LIMIT_BOUNDS: LimitSettings = LimitSettings {
     tmp_size: Some(1 << 30),
     shm_size: Some(256 << 20),
     file_size: Some(8 << 30),
+    output: None,
     from_untrusted_project: crate::plan::LimitSources {
         memory: false,
         processes: false,

@@ -207,6 +207,10 @@ pub struct LimitSettings {
     pub shm_size: Option<u64>,
     /// Largest file the command may write, bytes.
     pub file_size: Option<u64>,
+    /// Most bytes of the command's standard output, and as many of its standard error, that
+    /// brig passes on; the rest is dropped (and counted). `None`: no bound, the command writes
+    /// to brig's own stdout and stderr directly.
+    pub output: Option<u64>,
     /// The values above that an *untrusted* project file chose: applied where the host can
     /// enforce them and never above brig's defaults, but not a reason to refuse the run (a
     /// repository must not be able to stop brig from running on hosts without cgroups).

@@ -285,6 +285,7 @@ pub fn resolve(layers: &Layers) -> Result<Policy, ResolveError> {
     lim.tmp_size = l.tmp_size.or(lim.tmp_size);
     lim.shm_size = l.shm_size.or(lim.shm_size);
     lim.file_size = l.file_size.or(lim.file_size);
+    lim.output = l.output.or(lim.output);
     if let Some(a) = cli.approval_policy {
         p.approval_policy = a;
         p.approval_policy_from = FROM_CLI.into();
@@ -467,6 +468,10 @@ fn apply(p: &mut Policy, f: &ConfigFile, level: Level) -> Result<(), ConfigError
         )? {
             p.limits.file_size = Some(v);
             p.limits.from_untrusted_project.file_size = untrusted;
+        }
+        // Bounding the output is always possible, so a project's value needs no fallback.
+        if let Some(v) = check("limits.output", &l.output, cur.output, bounds.output)? {
+            p.limits.output = Some(v);
         }
         if let Some(Setting { value, at }) = l.timeout {
             if untrusted && cur.timeout.is_some_and(|t| value > t) {

@@ -386,6 +386,15 @@ pub enum LimitHit {
         /// The limit.
         limit: u64,
     },
+    /// The output limit was reached on a stream: what came after was dropped.
+    Output {
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+        /// The limit, bytes.
+        limit_bytes: u64,
+        /// Bytes dropped.
+        dropped_bytes: u64,
+    },
 }
 
 impl fmt::Display for LimitHit {
@@ -404,6 +413,15 @@ impl fmt::Display for LimitHit {
             LimitHit::Processes { limit } => write!(
                 f,
                 "process limit of {limit} reached (creating a process failed)"
+            ),
+            LimitHit::Output {
+                stream,
+                limit_bytes,
+                dropped_bytes,
+            } => write!(
+                f,
+                "output limit of {} reached on {stream}: {dropped_bytes} more bytes were dropped",
+                format_bytes(*limit_bytes)
             ),
         }
     }

@@ -14,6 +14,8 @@ use brig_policy::{CliOverrides, ConfigFile, HostFacts, Layers, ProjectConfig};
 
 #[cfg(unix)]
 pub mod approve;
+#[cfg(target_os = "linux")]
+mod output;
 pub use brig_policy::{EnforcementPlan, Mode, NetworkMode, Policy};
 pub use brig_sandbox::{Capabilities, Command, Exit, Layer, LimitHit, Limits, Outcome};
 
@@ -522,7 +524,17 @@ pub fn run(
                 net.recorder.unwrap_or_else(|| Box::new(|_| Ok(()))),
             )
         });
+        // `--max-output`: the command's stdout and stderr go through brig, bounded.
+        let capture = match plan.limits.output {
+            Some(max) => Some(std::sync::Arc::new(output::Capture::install(max).map_err(
+                |e| Error::Internal(format!("setting up the output limit: {e}")),
+            )?)),
+            None => None,
+        };
         let opts = brig_linux::RunOptions {
+            after_start: capture
+                .clone()
+                .map(|c| brig_linux::StartHook(std::sync::Arc::new(move || c.start()))),
             cache_dir: Dirs::from_env().ok().map(|d| d.state.join("walk-cache")),
             proxy: proxy.clone().map(|p| {
                 brig_linux::ProxyHandler(std::sync::Arc::new(move |listener| {
@@ -532,6 +544,15 @@ pub fn run(
             }),
         };
         let result = brig_linux::run_with_limits(plan, &cmd, &opts, limits, sink);
+        drop(opts);
+        let output_hits = capture
+            .and_then(|c| std::sync::Arc::into_inner(c))
+            .map(output::Capture::finish)
+            .unwrap_or_default();
+        let result = result.map(|mut o| {
+            o.limits_hit.extend(output_hits);
+            o
+        });
         // Every connection is closed and recorded before the result is reported.
         let net_failure = proxy.and_then(|p| p.shutdown());
         let result = match (result, net_failure) {

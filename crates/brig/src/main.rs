@@ -235,6 +235,10 @@ struct PolicyArgs {
     /// Largest file the command may write (e.g. 8G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     file_size: Option<u64>,
+    /// Pass on at most SIZE of the command's stdout, and as much of its stderr (e.g. 1M); the
+    /// rest is dropped and counted (for callers that capture the output).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_output: Option<u64>,
     /// When to ask a human: untrusted, on-failure, on-request (default) or never.
     #[arg(long = "approval-policy", value_name = "POLICY", value_parser = parse_approval_policy)]
     approval_policy: Option<brig_rules::ApprovalPolicy>,
@@ -361,6 +365,7 @@ impl PolicyArgs {
             tmp_size: self.tmp_size,
             shm_size: self.shm_size,
             file_size: self.file_size,
+            output: self.max_output,
             from_untrusted_project: brig_policy::LimitSources::default(),
         };
         Ok(req)

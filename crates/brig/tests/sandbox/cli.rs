@@ -30,7 +30,56 @@ both_identities!(
     project_limits_are_best_effort_and_status_is_recorded,
     symlinks_cannot_make_brigs_own_files_writable,
     file_size_limit_covers_truncation,
+    output_is_bounded_for_callers_that_capture,
 );
+
+/// `--max-output` (and `[limits] output`): at most that much of stdout and of stderr reaches
+/// the caller, the command is not blocked by its flood and keeps its status, and the cut is
+/// reported and recorded. Without the limit the whole output arrives.
+fn output_is_bounded_for_callers_that_capture(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    let script = "head -c 300000 /dev/zero | tr '\\0' o; head -c 5000 /dev/zero | tr '\\0' e >&2; echo finished > done; exit 3";
+    let full = w.brig(&["run", "--", "sh", "-c", script]);
+    full.code_is(3);
+    assert_eq!(full.stdout.len(), 300_000);
+    let out = w.brig(&["run", "--max-output", "4K", "--", "sh", "-c", script]);
+    out.code_is(3);
+    assert_eq!(out.stdout.len(), 4096, "{}", out.stderr);
+    assert!(out.stdout.bytes().all(|b| b == b'o'));
+    assert!(out.stderr.starts_with(&"e".repeat(4096)), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("output limit of 4 KiB reached on stdout: 295904 more bytes were dropped"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("reached on stderr: 904 more bytes"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        w.read("ws/done").as_deref(),
+        Some("finished\n"),
+        "the command ran to its end"
+    );
+    let (_, records) = crate::audit::last_session(&w);
+    let end = records.iter().find(|r| r["kind"] == "command.end").unwrap();
+    let hits = end["data"]["limits_hit"].as_array().unwrap();
+    assert_eq!(hits.len(), 2, "{end}");
+    assert!(hits[0].as_str().unwrap().contains("on stdout"), "{end}");
+    // The same from a config file.
+    w.write(
+        "home/.config/brig/config.toml",
+        "[limits]\noutput = \"1K\"\n",
+    );
+    let out = w.brig(&["run", "--", "sh", "-c", script]);
+    out.code_is(3);
+    assert_eq!(out.stdout.len(), 1024);
+}
 
 /// Paths are checked as the kernel resolves them: a config directory that is a symlink into
 /// the workspace (a dotfiles repository), or an extra writable root that is a symlink to the
