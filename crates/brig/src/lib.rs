@@ -546,7 +546,7 @@ pub fn run(
         let result = brig_linux::run_with_limits(plan, &cmd, &opts, limits, sink);
         drop(opts);
         let output_hits = capture
-            .and_then(|c| std::sync::Arc::into_inner(c))
+            .and_then(std::sync::Arc::into_inner)
             .map(output::Capture::finish)
             .unwrap_or_default();
         let result = result.map(|mut o| {
