@@ -149,6 +149,10 @@ enum AuditCmd {
 }
 
 #[derive(Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would complicate clap's flatten"
+)]
 enum PolicyCmd {
     /// Print the decision for a command without running it: allow, ask or forbid, whether it
     /// is destructive, the rule or reason, and what brig would do under an approval policy.
