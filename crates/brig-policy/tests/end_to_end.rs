@@ -177,7 +177,7 @@ fn policy_serializes_for_explain_json() {
             "mode": "workspace-write", "mode_from": "default",
             "audit_enabled": true, "audit_files": "changes",
             "approval_policy": "on-request", "approval_policy_from": "default", "approval_timeout_secs": 300, "two_approvers": false,
-            "limits": {"cpu_millis": null, "file_size": null, "memory": null, "processes": null, "shm_size": null, "timeout": null, "tmp_size": null,
+            "limits": {"cpu_millis": null, "file_size": null, "memory": null, "output": null, "processes": null, "shm_size": null, "timeout": null, "tmp_size": null,
                 "from_untrusted_project": {"cpus": false, "file_size": false, "memory": false, "processes": false, "shm_size": false, "timeout": false, "tmp_size": false}},
             "network": "off", "network_from": "default",
             "net_allow": [], "net_deny": [], "net_presets": [], "net_hosts": [],
