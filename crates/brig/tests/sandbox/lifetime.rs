@@ -1,5 +1,6 @@
 //! THREATS E (lifetime): nothing the command started outlives it (`setsid`, double fork,
-//! `nohup`, SIGTERM ignored, stopped processes), and killing brig itself tears the sandbox down.
+//! `nohup`, SIGTERM ignored, stopped processes), and killing brig itself tears the sandbox down,
+//! every one of those tricks (and a `tmux` server) included.
 //! Checked from the host by scanning /proc for a unique marker; polls, never times.
 
 use std::process::Stdio;
@@ -40,6 +41,7 @@ fn sleepers(marker: &str) -> Vec<(u32, String)> {
 both_identities!(
     leftover_processes_killed,
     killing_brig_kills_the_sandbox,
+    killing_brig_kills_every_daemonizing_trick,
     tmux_server_killed,
 );
 
@@ -126,6 +128,142 @@ fn killing_brig_kills_the_sandbox(t: &Test) {
         "the sandbox survived kill -9 of brig: {:?}",
         procs_with(&m)
     );
+}
+
+/// The state letter of `pid` in `/proc/PID/stat` (`T` for a stopped process).
+fn state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Every escapee of [`SPAWN`] (`setsid`, double fork, `nohup`, SIGTERM ignored, stopped), a
+/// `tmux new -d` session (where tmux is installed) and a child the command waits for, all
+/// running (the stopped one stopped) when `kill -9` reaches brig itself: every one of them is
+/// gone soon after. Without brig, `kill -9` of the shell that started them leaves all running.
+fn killing_brig_kills_every_daemonizing_trick(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3", "setsid", "nohup"]) {
+        return;
+    }
+    // tmux is optional (CI may not install it): without it the other tricks are still tested,
+    // unless BRIG_TEST_REQUIRE names it.
+    let tmux = match feature(t.who, "tmux") {
+        Ok(()) => true,
+        Err(why) => {
+            assert!(
+                !required_by_ci("tmux"),
+                "{}: tmux is required: {why}",
+                t.name
+            );
+            eprintln!(
+                "NOTE {} ({:?}): without the tmux case: {why}",
+                t.name, t.who
+            );
+            false
+        }
+    };
+    let mut kinds: Vec<&str> = KINDS.to_vec();
+    kinds.push("fg");
+    if tmux {
+        kinds.push("tmux");
+    }
+    let script = |spawn: &str, m: &str| {
+        let mut s = format!("sh {spawn} {m} || exit 7\n");
+        if tmux {
+            s.push_str(&format!(
+                "tmux -S \"${{TMPDIR:-../aux}}/t.sock\" new-session -d \"python3 -c 'import time; time.sleep(300)' {m}-tmux\" || exit 8\n"
+            ));
+        }
+        s.push_str(&format!(
+            "echo all-started\npython3 -c 'import time; time.sleep(300)' {m}-fg &\nwait\n"
+        ));
+        s
+    };
+    // All running, by marker, the stopped one in state T.
+    let all_running = |m: &str| {
+        let alive = sleepers(m);
+        kinds.iter().all(|k| {
+            alive.iter().any(|(pid, c)| {
+                c.contains(&format!("{m}-{k}")) && (*k != "stopped" || state_of(*pid) == Some('T'))
+            })
+        })
+    };
+    let missing = |m: &str| -> Vec<&str> {
+        let alive = sleepers(m);
+        kinds
+            .iter()
+            .copied()
+            .filter(|k| !alive.iter().any(|(_, c)| c.contains(&format!("{m}-{k}"))))
+            .collect()
+    };
+
+    // Without brig: kill -9 of the parent shell leaves every one of them running.
+    let w = t.world();
+    w.write("aux/spawn.sh", SPAWN);
+    let spawn = w.path("aux/spawn.sh").display().to_string();
+    let m = t.marker("nokill");
+    let _cleanup = KillOnDrop(m.clone());
+    let mut c = w.command("/bin/sh");
+    c.arg("-c").arg(script(&spawn, &m));
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut parent = c.spawn().unwrap();
+    let up = eventually(Duration::from_secs(60), || all_running(&m));
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    assert!(
+        up,
+        "without brig not all started: missing {:?}",
+        missing(&m)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        missing(&m).is_empty(),
+        "without brig `kill -9` of the parent shell killed {:?}: the test would prove nothing",
+        missing(&m)
+    );
+    drop(_cleanup);
+
+    // Under brig: kill -9 of brig itself, and nothing is left.
+    let w = t.world();
+    w.write("aux/spawn.sh", SPAWN);
+    let spawn = w.path("aux/spawn.sh").display().to_string();
+    let m = t.marker("brigkill9");
+    let _cleanup = KillOnDrop(m.clone());
+    let mut c = w.command(brig_bin());
+    c.args([
+        "run",
+        "--approval-policy",
+        "on-request",
+        "--no-tty-prompt",
+        "--",
+        "/bin/sh",
+        "-c",
+        &script(&spawn, &m),
+    ]);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut brig = c.spawn().unwrap();
+    let mut ended = false;
+    let up = eventually(Duration::from_secs(60), || {
+        ended = ended || brig.try_wait().ok().flatten().is_some();
+        ended || all_running(&m)
+    }) && !ended;
+    let not_started = missing(&m);
+    if !ended {
+        brig.kill().unwrap(); // SIGKILL to brig itself (setpriv exec'd it: same pid)
+    }
+    let gone = eventually(Duration::from_secs(15), || procs_with(&m).is_empty());
+    let left = procs_with(&m);
+    // Survivors would hold brig's stdout open: kill them before reading it.
+    drop(_cleanup);
+    let out = finish(brig, "brig run -- sh -c <every trick> (kill -9)", DEADLINE);
+    assert!(
+        up,
+        "under brig not all started (missing {not_started:?}; brig ended early: {ended}):\n{out}"
+    );
+    assert!(gone, "processes survived kill -9 of brig: {left:?}\n{out}");
 }
 
 /// `tmux new -d`: the tmux server (a daemon) survives outside; inside it dies with the

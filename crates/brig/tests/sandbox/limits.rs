@@ -1,22 +1,24 @@
 //! THREATS E (resources) and the timeout half of lifetime: `brig run`'s limits bound what a
 //! runaway command can take (processes, memory, `/tmp` and `/dev/shm`, file size, wall-clock
 //! time), the host keeps working meanwhile, and at the timeout everything in the sandbox goes,
-//! SIGTERM-ignoring and stopped processes and a `tmux` server included. What `lifetime.rs`
-//! already covers (leftovers when the command ends, `kill -9` of brig) is not repeated here.
+//! SIGTERM-ignoring and stopped processes and a `tmux` server included, and a limit that was
+//! reached is in the audit record. What `lifetime.rs` already covers (leftovers when the command
+//! ends, `kill -9` of brig) is not repeated here.
 //!
 //! The flags: `--memory SIZE`, `--processes N`, `--cpus X`, `--timeout DURATION`,
-//! `--tmp-size SIZE`, `--file-size SIZE` (SIZE like `512M`, DURATION like `90s`). Which mechanism
-//! enforces a limit depends on the identity and the host: each test reads `brig doctor --json`
-//! (`limit-memory`, `limit-processes`, `limit-cpus`) and checks the behaviour that goes with
-//! it: bounded where a mechanism exists, refused (exit 122) where an explicit limit cannot be
-//! enforced. Exit codes follow docs/limits.md: 117 for the timeout, 119 for the memory limit
-//! (118 is the approval policy's refusal).
+//! `--tmp-size SIZE`, `--shm-size SIZE`, `--file-size SIZE` (SIZE like `512M`, DURATION like
+//! `90s`). Which mechanism enforces a limit depends on the identity and the host: each test
+//! reads `brig doctor --json` (`limit-memory`, `limit-processes`, `limit-cpus`) and checks the
+//! behaviour that goes with it: bounded where a mechanism exists, refused (exit 122) where an
+//! explicit limit cannot be enforced. Exit codes follow docs/limits.md: 117 for the timeout,
+//! 119 for the memory limit (118 is the approval policy's refusal).
 //!
 //! Checked from the host by function (a command still runs, sizes written, processes left),
 //! never by timing.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -25,12 +27,16 @@ use crate::support::*;
 both_identities!(
     fork_bomb_is_bounded,
     memory_bomb_is_bounded_or_refused,
+    host_responsive_during_memory_bomb,
     tmp_and_shm_fill_is_bounded,
+    host_responsive_during_tmp_fill,
+    shm_size_flag_bounds_dev_shm,
     large_file_write_is_bounded,
     cpu_hog_is_stopped_at_the_timeout,
     timeout_kills_sigterm_ignoring_and_stopped_processes,
     tmux_server_killed_at_the_timeout,
     unenforceable_explicit_limits_are_refused,
+    reached_limits_are_in_the_audit_record,
 );
 
 /// Exit status brig uses when the wall-clock timeout was reached.
@@ -212,6 +218,105 @@ fn memory_bomb_is_bounded_or_refused(t: &Test) {
     w.sh("true").ok();
 }
 
+/// A bomb that holds the sandbox at its memory limit until `stop` appears in the workspace:
+/// one child at a time allocates (and touches) 1 GiB in 16 MiB steps; the parent, which stays
+/// small, records how each child ended in `ended` (`oom`: killed by SIGKILL, the out-of-memory
+/// killer; `enomem`: `MemoryError`; `allocated`: not bounded) and exits 0 when told to stop.
+const HELD_MEMORY_BOMB: &str = r#"
+import os
+while not os.path.exists("stop"):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            chunks = [bytearray(16 << 20) for i in range(64)]
+        except MemoryError:
+            os._exit(12)
+        print("allocated 1 GiB", flush=True)
+        os._exit(0)
+    _, st = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(st) and os.WTERMSIG(st) == 9:
+        how = "oom"
+    elif os.WIFEXITED(st) and os.WEXITSTATUS(st) == 12:
+        how = "enomem"
+    else:
+        how = "allocated" if os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0 else "other:%d" % st
+    with open("ended", "a") as f:
+        f.write(how + "\n")
+print("stopped", flush=True)
+"#;
+
+/// Starts `brig run ARGS -- argv` in the background as the identity (stdout and stderr piped),
+/// without a terminal; nothing it runs may need an approval.
+fn spawn_brig(w: &World, args: &[&str], argv: &[&str]) -> Child {
+    let mut c = w.command(brig_bin());
+    c.arg("run")
+        .args(["--approval-policy", "on-request", "--no-tty-prompt"])
+        .args(args)
+        .arg("--")
+        .args(argv);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c.spawn().expect("start brig run")
+}
+
+/// While `brig` runs a bomb that has reached its bound (`ready` holds), the host, as the same
+/// user, runs `echo`: returns its output, after asserting that the bomb was still running
+/// before and after it (so the command really ran during the bomb). Kills brig on failure.
+fn host_command_during(w: &World, brig: &mut Child, what: &str, ready: impl Fn() -> bool) -> Out {
+    let mut ended = false;
+    let reached = eventually(Duration::from_secs(60), || {
+        ended = ended || brig.try_wait().ok().flatten().is_some();
+        ended || ready()
+    }) && !ended;
+    let during = w.sh("echo host-still-works");
+    let still = brig.try_wait().ok().flatten().is_none();
+    if !(reached && still) {
+        let _ = brig.kill();
+        let _ = brig.wait();
+        panic!("{what}: the bomb did not reach its bound while running (reached: {reached}, still running after the host command: {still})");
+    }
+    during
+}
+
+/// The memory bomb held at its limit (128 MiB: `--memory` where a memory cgroup enforces it,
+/// otherwise an untrusted project's `[limits] memory`, which brig applies as a default, per
+/// process as `RLIMIT_DATA`): meanwhile the host runs a command; every child was bounded (the
+/// out-of-memory killer under a cgroup, `MemoryError` under the rlimit), none got its 1 GiB.
+fn host_responsive_during_memory_bomb(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    let cgroup = by_cgroup(t, "limit-memory");
+    let args: &[&str] = if enforced(t, "limit-memory") {
+        &["--memory", "128M", "--timeout", "80s"]
+    } else {
+        w.write("ws/.brig.toml", "[limits]\nmemory = \"128M\"\n");
+        &["--timeout", "80s"]
+    };
+    let mut brig = spawn_brig(&w, args, &["python3", "-c", HELD_MEMORY_BOMB]);
+    let during = host_command_during(&w, &mut brig, "memory bomb", || {
+        w.read("ws/ended").is_some_and(|e| e.lines().count() >= 2)
+    });
+    w.write("ws/stop", "");
+    let out = finish(brig, "brig run -- python3 <held memory bomb>", DEADLINE);
+    during.ok();
+    assert_eq!(during.stdout.trim(), "host-still-works", "{during}");
+    out.ok();
+    assert!(out.stdout.contains("stopped"), "{out}");
+    assert!(!out.stdout.contains("allocated 1 GiB"), "unbounded:\n{out}");
+    let ended = w.read("ws/ended").unwrap_or_default();
+    let want = if cgroup { "oom" } else { "enomem" };
+    assert!(
+        !ended.is_empty() && ended.lines().all(|l| l == want),
+        "every child should have ended `{want}`: {ended:?}\n{out}"
+    );
+    if cgroup {
+        out.says_one_of(&["memory limit of 128 MiB reached"]);
+    }
+}
+
 /// `/tmp` and `/var/tmp` stop at `--tmp-size`, `/dev/shm` at its default (256 MiB): writes get
 /// "No space left on device".
 fn tmp_and_shm_fill_is_bounded(t: &Test) {
@@ -247,6 +352,98 @@ fn tmp_and_shm_fill_is_bounded(t: &Test) {
         out.stderr.matches("No space left on device").count(),
         3,
         "{out}"
+    );
+}
+
+/// A loop that keeps appending 16 MiB to `/tmp` under `--tmp-size 16M` until `stop` appears:
+/// meanwhile the host runs a command; `/tmp` held at most 16 MiB, the writes failed with
+/// `ENOSPC`, and nothing reached the host's `/tmp`.
+fn host_responsive_during_tmp_fill(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    let m = t.marker("fill");
+    let fill = format!("/tmp/{m}");
+    let script = format!(
+        "while [ ! -e stop ]; do\n\
+         head -c 16777216 /dev/zero >> {fill} 2>err || touch full\n\
+         sleep 0.05\n\
+         done\n\
+         echo \"size=$(wc -c < {fill})\"; cat err"
+    );
+    let mut brig = spawn_brig(
+        &w,
+        &["--tmp-size", "16M", "--timeout", "80s"],
+        &["/bin/sh", "-c", &script],
+    );
+    let during = host_command_during(&w, &mut brig, "/tmp fill", || w.exists("ws/full"));
+    let host_saw = Path::new(&fill).exists();
+    w.write("ws/stop", "");
+    let out = finish(
+        brig,
+        "brig run --tmp-size 16M -- sh -c <fill /tmp>",
+        DEADLINE,
+    );
+    during.ok();
+    assert_eq!(during.stdout.trim(), "host-still-works", "{during}");
+    out.ok();
+    let size: u64 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("size="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no size:\n{out}"));
+    assert!(
+        size <= 16 << 20 && size > 8 << 20,
+        "{size} bytes in /tmp under --tmp-size 16M:\n{out}"
+    );
+    out.says_one_of(&["No space left on device"]);
+    assert!(
+        !host_saw && !Path::new(&fill).exists(),
+        "the fill reached the host's /tmp ({fill})"
+    );
+}
+
+/// `--shm-size 1M`: a 4 MiB `dd` into `/dev/shm` fails with `ENOSPC` after at most 1 MiB; the
+/// same write without the flag (256 MiB by default) succeeds; neither reaches the host's
+/// `/dev/shm`.
+fn shm_size_flag_bounds_dev_shm(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    let name = format!("/dev/shm/{}", t.marker("shm"));
+    let script = format!(
+        "dd if=/dev/zero of={name} bs=1M count=4; echo \"rc=$?\"; echo \"size=$(wc -c < {name})\""
+    );
+    let size_of = |out: &Out| -> u64 {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("size="))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no size:\n{out}"))
+    };
+    let bounded = w.brig_sh(&["--shm-size", "1M"], &script);
+    bounded.ok();
+    assert!(bounded.stdout.contains("rc=1"), "{bounded}");
+    bounded.says_one_of(&["No space left on device"]);
+    let size = size_of(&bounded);
+    assert!(
+        ((512 << 10)..=(1 << 20)).contains(&size),
+        "{size} bytes in /dev/shm under --shm-size 1M:\n{bounded}"
+    );
+    assert!(
+        !Path::new(&name).exists(),
+        "the write reached the host's /dev/shm"
+    );
+    let control = w.brig_sh(&[], &script);
+    control.ok();
+    assert!(control.stdout.contains("rc=0"), "{control}");
+    assert_eq!(size_of(&control), 4 << 20, "{control}");
+    assert!(
+        !Path::new(&name).exists(),
+        "the write reached the host's /dev/shm"
     );
 }
 
@@ -394,5 +591,77 @@ fn unenforceable_explicit_limits_are_refused(t: &Test) {
             out.code_is(UNAVAILABLE_EXIT).says_one_of(&[words]);
             assert!(!w.exists(&format!("ws/{ran}")), "the command ran:\n{out}");
         }
+    }
+}
+
+/// The `command.end` record of `w`'s newest session.
+fn last_command_end(w: &World) -> serde_json::Value {
+    let (id, records) = crate::audit::last_session(w);
+    let ends: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "command.end")
+        .collect();
+    assert_eq!(ends.len(), 1, "session {id}: {records:?}");
+    ends[0]["data"].clone()
+}
+
+/// Allocates (and touches) 512 MiB at once; prints `allocated` if it got them.
+const ALLOC_512M: &str = "x = bytearray(512 << 20)\nprint('allocated')\n";
+
+/// A reached limit is in the audit trail: after `--timeout 1s`, `command.end` has status 117
+/// (the command's own 143 beside it) and names the timeout in `limits_hit`; after a 512 MiB
+/// allocation under `--memory 64M`, where a memory cgroup enforces it, status 119, the memory
+/// limit in `limits_hit` and the cgroup's `peak_memory_bytes` (at most the limit, near it);
+/// where none can, the refusal (122) is what is recorded, with its error and nothing reached.
+fn reached_limits_are_in_the_audit_record(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["python3"]) {
+        return;
+    }
+    let w = t.world();
+    let out = w.brig_run(&["--timeout", "1s"], &["sleep", "30"]);
+    out.code_is(TIMEOUT_EXIT)
+        .says_one_of(&["wall-clock timeout of 1s reached"]);
+    let end = last_command_end(&w);
+    assert_eq!(end["status"], TIMEOUT_EXIT, "{end}");
+    assert_eq!(end["command_status"], 128 + 15, "{end}");
+    assert_eq!(
+        end["limits_hit"],
+        serde_json::json!(["wall-clock timeout of 1s reached"]),
+        "{end}"
+    );
+
+    let out = w.brig_run(&["--memory", "64M"], &["python3", "-c", ALLOC_512M]);
+    let end = last_command_end(&w);
+    if enforced(t, "limit-memory") {
+        out.code_is(MEMORY_EXIT)
+            .says_one_of(&["memory limit of 64 MiB reached"]);
+        assert!(!out.stdout.contains("allocated"), "{out}");
+        assert_eq!(end["status"], MEMORY_EXIT, "{end}");
+        assert_eq!(end["command_status"], 128 + 9, "{end}");
+        assert_eq!(
+            end["limits_hit"],
+            serde_json::json!([
+                "memory limit of 64 MiB reached (the out-of-memory killer ended a process)"
+            ]),
+            "{end}"
+        );
+        let peak = end["peak_memory_bytes"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("peak_memory_bytes is not a number: {end}"));
+        assert!(
+            peak <= 64 << 20 && peak > 32 << 20,
+            "peak_memory_bytes {peak} under a limit of 64 MiB: {end}"
+        );
+    } else {
+        out.code_is(UNAVAILABLE_EXIT)
+            .says_one_of(&["memory limits unavailable"]);
+        assert_eq!(end["status"], UNAVAILABLE_EXIT, "{end}");
+        assert!(
+            end["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("memory limits unavailable")),
+            "{end}"
+        );
+        assert!(end["limits_hit"].is_null(), "{end}");
     }
 }
