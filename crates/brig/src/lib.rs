@@ -305,6 +305,14 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         }
         other => Error::Config(other.to_string()),
     })?;
+    // Hosts a human approved "always" are allow rules of the user's own (they matter only
+    // when the network is the allowlist).
+    let mut policy = policy;
+    for rule in read_host_list(&remembered_hosts_path(&dirs))? {
+        if !policy.net_allow.contains(&rule) {
+            policy.net_allow.push(rule);
+        }
+    }
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     // The policy compares paths as written; the kernel follows symlinks. So every path it
     // compares is given as the kernel will resolve it: a writable root that is a symlink to
@@ -386,6 +394,56 @@ pub fn session_rules_path(dirs: &Dirs, session: &str) -> Result<PathBuf, Error> 
         .join("approvals")
         .join("sessions")
         .join(format!("{session}.toml")))
+}
+
+/// Where hosts approved "always" are kept: `~/.config/brig/network-allow.txt`, one allow rule
+/// per line (`#` starts a comment); read on every run as allow rules of the user's own.
+pub fn remembered_hosts_path(dirs: &Dirs) -> PathBuf {
+    dirs.config.join("network-allow.txt")
+}
+
+/// Where hosts approved for an approval session are kept.
+pub fn session_hosts_path(dirs: &Dirs, session: &str) -> Result<PathBuf, Error> {
+    Ok(session_rules_path(dirs, session)?.with_extension("hosts"))
+}
+
+/// The allow rules in a remembered-hosts file (none when it does not exist); a line that is
+/// not a valid rule is an error naming the file and line.
+pub fn read_host_list(path: &Path) -> Result<Vec<String>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Config(format!("{}: {e}", path.display()))),
+    };
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let rule = line.split('#').next().unwrap_or_default().trim();
+        if rule.is_empty() {
+            continue;
+        }
+        brig_policy::net::HostRule::parse(rule)
+            .map_err(|e| Error::Config(format!("{}:{}: {e}", path.display(), i + 1)))?;
+        out.push(rule.to_string());
+    }
+    Ok(out)
+}
+
+/// Appends one allow rule to a remembered-hosts file (created `0600` with its directory).
+pub fn append_host(path: &Path, rule: &str) -> Result<(), Error> {
+    use std::io::Write;
+    brig_policy::net::HostRule::parse(rule)
+        .map_err(|e| Error::Internal(format!("remembering {rule:?}: {e}")))?;
+    let fail = |e: std::io::Error| Error::Internal(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut f = std::fs::OpenOptions::new();
+    f.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut f, 0o600);
+    let mut f = f.open(path).map_err(fail)?;
+    writeln!(f, "{rule}").map_err(fail)?;
+    f.sync_all().map_err(fail)
 }
 
 /// The rules for deciding a run: [`load_rules`], plus the approvals remembered for `session`.

@@ -452,6 +452,19 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let req = args.policy.request()?;
     let mut loaded = brig::load(&req)?;
+    let dirs_early = brig::Dirs::from_env()?;
+    if let Some(session) = &args.approval_session {
+        // Hosts approved for this approval session: allow rules for its runs.
+        let path = brig::session_hosts_path(&dirs_early, session)?;
+        for rule in brig::read_host_list(&path)? {
+            if let Ok(r) = brig_policy::net::HostRule::parse(&rule) {
+                let allow = &mut loaded.plan.network_rules.rules.allow;
+                if loaded.plan.network == brig::NetworkMode::Allowlist && !allow.contains(&r) {
+                    allow.push(r);
+                }
+            }
+        }
+    }
     if loaded.plan.mode == Mode::DangerFullAccess {
         eprintln!(
             "brig: WARNING: danger-full-access: `{}` runs with NO sandbox (no filesystem, network or syscall confinement). \
@@ -617,7 +630,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(mut session) => {
             let net = brig::NetHooks {
                 recorder: Some(session.network_recorder()),
-                ask_unknown: host_asker(&dirs, &loaded, &argv_text, policy, Some(session.handle())),
+                ask_unknown: host_asker(
+                    &dirs,
+                    &loaded,
+                    &argv_text,
+                    policy,
+                    args.approval_session.as_deref(),
+                    Some(session.handle()),
+                ),
             };
             let result = brig::run(&loaded.plan, command, &limits, net, &mut |ev| {
                 note(&ev);
@@ -643,7 +663,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 &limits,
                 brig::NetHooks {
                     recorder: None,
-                    ask_unknown: host_asker(&dirs, &loaded, &argv_text, policy, None),
+                    ask_unknown: host_asker(
+                        &dirs,
+                        &loaded,
+                        &argv_text,
+                        policy,
+                        args.approval_session.as_deref(),
+                        None,
+                    ),
                 },
                 &mut |ev| {
                     note(&ev);
@@ -698,6 +725,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 &widened,
                 &argv_text,
                 policy,
+                args.approval_session.as_deref(),
                 session.as_ref().map(|s| s.handle()),
             ),
         };
@@ -1144,6 +1172,7 @@ fn host_asker(
     loaded: &brig::Loaded,
     argv: &[String],
     policy: brig_rules::ApprovalPolicy,
+    session: Option<&str>,
     log: Option<brig::AuditHandle>,
 ) -> Option<brig_net::proxy::AskUnknown> {
     use brig::approve;
@@ -1160,8 +1189,19 @@ fn host_asker(
     let timeout_secs = loaded.plan.approvals.timeout_secs;
     let decided: std::sync::Mutex<std::collections::HashMap<String, bool>> = Default::default();
     let one_at_a_time = std::sync::Mutex::new(());
+    // Where an approval "for the session" or "always" is kept.
+    let session_file = session.and_then(|s| brig::session_hosts_path(dirs, s).ok());
+    let always_file = brig::remembered_hosts_path(dirs);
+    let mut scopes = vec!["once".to_string()];
+    if session_file.is_some() {
+        scopes.push("session".into());
+    }
+    scopes.push("always".into());
     Some(Box::new(move |host, port| {
-        let key = format!("{host}:{port}");
+        let key = match host {
+            brig_policy::net::Host::Ip(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
+            other => format!("{other}:{port}"),
+        };
         let _turn = one_at_a_time.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(d) = decided.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return *d;
@@ -1180,7 +1220,7 @@ fn host_asker(
             )],
             required: 1,
             approved_by: Vec::new(),
-            scopes: vec!["once".into()],
+            scopes: scopes.clone(),
             asked_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -1199,7 +1239,7 @@ fn host_asker(
             serde_json::json!({
                 "request": id, "command": line, "decision": "network", "destructive": false,
                 "widening": what, "host": host.to_string(), "port": port, "required": 1,
-                "scopes": ["once"], "timeout_secs": timeout_secs,
+                "scopes": scopes, "timeout_secs": timeout_secs,
             }),
         ) {
             return false;
@@ -1214,17 +1254,32 @@ fn host_asker(
             printable(&what)
         );
         let mut ok = true;
-        let ended = asking.wait(&mut |(approver, channel, decision, _)| {
+        let ended = asking.wait(&mut |(approver, channel, decision, scope)| {
+            let scope = scope.map(|s| format!("{s:?}").to_ascii_lowercase());
             ok &= record(
                 "approval",
                 serde_json::json!({
                     "request": id, "command": line, "decision": decision, "approver": approver,
-                    "channel": channel, "scope": "once", "dual": false, "widening": what,
+                    "channel": channel, "scope": scope, "dual": false, "widening": what,
                 }),
             );
         });
         drop(asking);
         let allowed = ok && matches!(ended, approve::Ended::Approved { .. });
+        // Remembered as an allow rule for this host and port: for the approval session's
+        // later runs, or for every run (the user's own file, outside every sandbox).
+        if let approve::Ended::Approved { scope, .. } = &ended {
+            let file = match scope {
+                brig_rules::Scope::Session => session_file.as_deref(),
+                brig_rules::Scope::Always => Some(always_file.as_path()),
+                brig_rules::Scope::Once => None,
+            };
+            if let Some(f) = file {
+                if let Err(e) = brig::append_host(f, &key) {
+                    eprintln!("brig: could not remember the approval of {key}: {e}");
+                }
+            }
+        }
         if let approve::Ended::TimedOut | approve::Ended::NoChannel(_) = ended {
             let decision = if matches!(ended, approve::Ended::TimedOut) {
                 "timeout"
@@ -1253,6 +1308,7 @@ fn host_asker(
     _loaded: &brig::Loaded,
     _argv: &[String],
     _policy: brig_rules::ApprovalPolicy,
+    _session: Option<&str>,
     _log: Option<brig::AuditHandle>,
 ) -> Option<brig_net::proxy::AskUnknown> {
     None

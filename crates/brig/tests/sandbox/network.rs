@@ -231,7 +231,7 @@ fn unknown_hosts_ask_a_human_once(t: &Test) {
     config(&w, &[], &[]);
     let dir = w.state_dir().join("brig/approvals");
     let answers = Arc::new(Mutex::new(Vec::<String>::new()));
-    let run = |op: &'static str| {
+    let run = |op: &'static str, scope: &'static str, extra: &[&str]| {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (d, s, a) = (dir.clone(), stop.clone(), answers.clone());
         let reviewer = std::thread::spawn(move || {
@@ -244,7 +244,7 @@ fn unknown_hosts_ask_a_human_once(t: &Test) {
                         let _ = answer_request(
                             &d,
                             &id,
-                            &format!(r#"{{"op":"{op}","approver":"rev","scope":"once"}}"#),
+                            &format!(r#"{{"op":"{op}","approver":"rev","scope":"{scope}"}}"#),
                         );
                     }
                 }
@@ -252,25 +252,19 @@ fn unknown_hosts_ask_a_human_once(t: &Test) {
             }
         });
         let mut cmd = w.command(brig_bin());
-        cmd.args([
-            "run",
-            "--approval-policy",
-            "on-request",
-            "--no-tty-prompt",
-            "--",
-            "sh",
-            "-c",
-        ])
-        .arg(format!(
-            "python3 {c} get http://pkg.test:{p}/one; python3 {c} get http://pkg.test:{p}/two",
-            p = web.port
-        ));
+        cmd.args(["run", "--approval-policy", "on-request", "--no-tty-prompt"])
+            .args(extra)
+            .args(["--", "sh", "-c"])
+            .arg(format!(
+                "python3 {c} get http://pkg.test:{p}/one; python3 {c} get http://pkg.test:{p}/two",
+                p = web.port
+            ));
         let out = run_command(cmd, None, "brig run (network approval)");
         stop.store(true, Ordering::SeqCst);
         reviewer.join().unwrap();
         out
     };
-    let out = run("approve");
+    let out = run("approve", "once", &[]);
     out.ok();
     let gets: Vec<&str> = out
         .stdout
@@ -306,7 +300,7 @@ fn unknown_hosts_ask_a_human_once(t: &Test) {
         .iter()
         .all(|r| r["data"]["decision"] == "allow" && r["data"]["rule"] == "approved: pkg.test"));
 
-    let out = run("deny");
+    let out = run("deny", "once", &[]);
     out.ok();
     let gets: Vec<&str> = out
         .stdout
