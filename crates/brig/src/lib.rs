@@ -318,7 +318,6 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
     // compares is given as the kernel will resolve it: a writable root that is a symlink to
     // brig's config directory, or a config directory that is a symlink into the workspace
     // (a dotfiles repository), must be caught by the checks, not slip past them.
-    let mut policy = policy;
     let base = workspace.clone();
     policy.writable = policy
         .writable
