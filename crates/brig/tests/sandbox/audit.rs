@@ -20,6 +20,10 @@ both_identities!(
     odd_cases_are_recorded_faithfully,
     network_and_approval_records_export_to_valid_ocsf,
     long_runs_get_periodic_checkpoints,
+    start_records_name_who_where_and_under_which_policy,
+    command_end_records_how_it_ended,
+    links_and_symlinks_are_recorded,
+    disk_full_during_a_run_stops_the_command,
 );
 
 /// A run that keeps recording for longer than the checkpoint interval (2 s) gets a signed
@@ -714,20 +718,7 @@ fn full_disk_stops_the_command(t: &Test) {
     }
     let w = t.world();
     let full = w.aux.join("full");
-    std::fs::create_dir_all(&full).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&full)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(mounted, "mount a tmpfs (needs root and util-linux)");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(full.clone());
+    let _guard = small_tmpfs(&full, "64k");
     // Fill it completely.
     let _ = std::fs::write(full.join("filler"), vec![0u8; 1 << 20]);
     let mut c = w.command(brig_bin());
@@ -742,28 +733,52 @@ fn full_disk_stops_the_command(t: &Test) {
     );
 }
 
-/// The newest session's records, as JSON values.
+/// A tmpfs of `size` mounted at `dir` (created), unmounted when the guard is dropped. Needs
+/// root.
+fn small_tmpfs(dir: &std::path::Path, size: &str) -> Unmount {
+    std::fs::create_dir_all(dir).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(mounted, "mount a tmpfs (needs root and util-linux)");
+    Unmount(dir.to_path_buf())
+}
+
+/// Unmounts its directory when dropped (also when the test fails).
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The newest session's records, as JSON values. The newest is the one `latest` names (the
+/// session started last): `audit list` sorts by id, and ids of one second sort by process id
+/// as text, which is not start order (pid 10000 sorts before pid 9999).
 pub fn last_session(w: &World) -> (String, Vec<serde_json::Value>) {
-    let out = w.brig(&["audit", "list", "--json"]);
-    let last = out
-        .ok()
-        .stdout
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string();
-    let id = serde_json::from_str::<serde_json::Value>(&last).expect("list --json")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let shown = w.brig(&["audit", "show", &id, "--json"]);
-    let records = shown
+    let id = brig_audit::latest_session(&w.state_dir().join("brig/audit"))
+        .expect("a session was started in this world");
+    (id.clone(), session_records(w, &id))
+}
+
+/// The records of session `id`, as JSON values (`brig audit show --json`).
+fn session_records(w: &World, id: &str) -> Vec<serde_json::Value> {
+    let shown = w.brig(&["audit", "show", id, "--json"]);
+    shown
         .ok()
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("show --json prints JSON lines"))
-        .collect();
-    (id, records)
+        .collect()
+}
+
+/// The bytes of session `id`'s segment file, as text.
+fn segment_text(w: &World, id: &str) -> String {
+    let path = w.state_dir().join("brig/audit").join(format!("{id}.jsonl"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 fn kinds(records: &[serde_json::Value]) -> Vec<String> {
@@ -862,6 +877,497 @@ fn session_is_recorded_and_verifies(t: &Test) {
     assert!(v.ok().stdout.contains("intact"), "{v}");
     let csv = w.brig(&["audit", "export", "--format", "csv", "--session", &id]);
     assert_eq!(csv.ok().stdout.lines().count(), 1 + records.len(), "{csv}");
+}
+
+/// `session.start` says who ran brig, where, under which plan and after which session;
+/// `command.start` has the command as given, its working directory, the names (never the
+/// values) of the variables it got and of those brig removed, and the rules' verdict. The
+/// policy hash is the same for the same plan (another command, another value of a passed
+/// variable) and changes with the mode, the network and the audit level.
+fn start_records_name_who_where_and_under_which_policy(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    use serde_json::json;
+    const SECRET: &str = "sekrit-4b1d9e";
+    let w = t.world();
+    let sub = w.ws.join("sub");
+    t.make_dir(&sub);
+    let ws = std::fs::canonicalize(&w.ws).unwrap().display().to_string();
+    let cwd = std::fs::canonicalize(&sub).unwrap().display().to_string();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
+    assert!(!host.is_empty());
+    let sorted = |v: &serde_json::Value| {
+        let mut names: Vec<String> = v
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list: {v}"))
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut ids: Vec<String> = Vec::new();
+
+    // From `ws/sub`, with `--workspace ws` and a secret-looking variable in brig's environment,
+    // which brig removes: the command does not see it, the log has its name only.
+    let script = "test -z \"$MY_API_TOKEN\" && echo token-absent";
+    let mut c = w.command(brig_bin());
+    c.env("MY_API_TOKEN", SECRET)
+        .current_dir(&sub)
+        .args(["run", "--workspace"])
+        .arg(&w.ws)
+        .args(["--", "/bin/sh", "-c", script]);
+    let out = run_command(c, None, "brig run --workspace ws -- sh -c (from ws/sub)");
+    out.ok();
+    assert_eq!(out.stdout, "token-absent\n", "{out}");
+    let (id, records) = last_session(&w);
+    ids.push(id.clone());
+    assert_eq!(records[0]["kind"], "session.start");
+    let start = &records[0]["data"];
+    let hash = start["policy_sha256"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        hash.len() == 64 && hash.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+        "policy_sha256 is not 64 lowercase hex digits: {start}"
+    );
+    assert_eq!(
+        *start,
+        json!({
+            "user": t.user_name(),
+            "uid": t.uid(),
+            "host": host,
+            "platform": "linux",
+            "brig_version": env!("CARGO_PKG_VERSION"),
+            "mode": "workspace-write",
+            "network": "off",
+            "workspace": ws,
+            "writable_roots": [ws],
+            "policy_sha256": hash,
+            // `--workspace` says where, not what: no configuration layer.
+            "config_sources": ["default"],
+            "previous_session": null,
+            "audit_files": "changes",
+        })
+    );
+    assert_eq!(records[1]["kind"], "command.start");
+    let cmd = &records[1]["data"];
+    assert_eq!(cmd["argv"], json!(["/bin/sh", "-c", script]));
+    assert_eq!(cmd["cwd"], cwd.as_str());
+    assert_eq!(
+        sorted(&cmd["env_names"]),
+        ["HOME", "LANG", "LC_ALL", "LOGNAME", "PATH", "USER"]
+    );
+    assert_eq!(
+        sorted(&cmd["env_removed"]),
+        ["MY_API_TOKEN", "XDG_STATE_HOME"]
+    );
+    assert_eq!(cmd["decision"], "allow");
+    assert_eq!(cmd["destructive"], false);
+    assert_eq!(cmd["destroys"], json!([]));
+    assert_eq!(
+        cmd["rules"],
+        json!(["text-output", "text-output", "shell-code"])
+    );
+    // No terminal and no policy chosen: the headless default, which runs what is not refused.
+    assert_eq!(cmd["approval_policy"], "never");
+    assert_eq!(
+        cmd["then"],
+        json!({"action": "run", "prompt_on_denial": false})
+    );
+    let segment = segment_text(&w, &id);
+    assert!(segment.contains("MY_API_TOKEN"));
+    assert!(
+        !segment.contains(SECRET),
+        "the value is in the log:\n{segment}"
+    );
+
+    // Passed on purpose: the command gets the value (it writes it to a file), the log still
+    // has only the name. A redirection makes the verdict `ask`.
+    let script = "echo \"got:$MY_API_TOKEN\" > seen.txt";
+    let mut c = w.command(brig_bin());
+    c.env("MY_API_TOKEN", SECRET)
+        .current_dir(&sub)
+        .args(["run", "--pass-env", "MY_API_TOKEN", "--workspace"])
+        .arg(&w.ws)
+        .args(["--", "/bin/sh", "-c", script]);
+    run_command(c, None, "brig run --pass-env MY_API_TOKEN ...").ok();
+    assert_eq!(
+        std::fs::read_to_string(sub.join("seen.txt")).unwrap(),
+        format!("got:{SECRET}\n")
+    );
+    let (id, records) = last_session(&w);
+    ids.push(id.clone());
+    let cmd = &records[1]["data"];
+    assert_eq!(
+        sorted(&cmd["env_names"]),
+        [
+            "HOME",
+            "LANG",
+            "LC_ALL",
+            "LOGNAME",
+            "MY_API_TOKEN",
+            "PATH",
+            "USER"
+        ]
+    );
+    assert_eq!(sorted(&cmd["env_removed"]), ["XDG_STATE_HOME"]);
+    assert_eq!(cmd["decision"], "ask");
+    assert_eq!(cmd["rules"], json!(["redirect-write", "shell-code"]));
+    assert_eq!(
+        cmd["then"],
+        json!({"action": "run", "prompt_on_denial": false})
+    );
+    assert!(records
+        .iter()
+        .any(|r| r["kind"] == "file.change" && r["data"]["path"] == format!("{cwd}/seen.txt")));
+    let segment = segment_text(&w, &id);
+    assert!(
+        !segment.contains(SECRET),
+        "the value is in the log:\n{segment}"
+    );
+
+    // The policy hash, run after run from the workspace.
+    let start_of = |args: &[&str], lang: &str, id_list: &mut Vec<String>| -> serde_json::Value {
+        let mut c = w.command(brig_bin());
+        c.env("LANG", lang).arg("run").args(args);
+        run_command(c, None, "").ok();
+        let (id, records) = last_session(&w);
+        id_list.push(id);
+        assert_eq!(records[0]["kind"], "session.start");
+        records[0]["data"].clone()
+    };
+    let plain = start_of(&["--", "true"], "C.UTF-8", &mut ids);
+    // The same plan: neither the command nor the values of the variables are part of it.
+    let same = start_of(&["--", "/bin/sh", "-c", "exit 0"], "POSIX", &mut ids);
+    let read_only = start_of(&["--mode", "read-only", "--", "true"], "C.UTF-8", &mut ids);
+    let read_only_net = start_of(
+        &["--mode", "read-only", "--network", "on", "--", "true"],
+        "C.UTF-8",
+        &mut ids,
+    );
+    let network = start_of(&["--network", "on", "--", "true"], "C.UTF-8", &mut ids);
+    let all_files = start_of(&["--audit-files", "all", "--", "true"], "C.UTF-8", &mut ids);
+    assert_eq!(plain["config_sources"], json!(["default"]));
+    assert_eq!(plain["workspace"], ws.as_str());
+    assert_eq!(plain["policy_sha256"], same["policy_sha256"]);
+    assert_eq!(read_only["mode"], "read-only");
+    assert_eq!(read_only["writable_roots"], json!([]));
+    assert_eq!(read_only["network"], "off");
+    assert_eq!(
+        read_only["config_sources"],
+        json!(["default", "command line"])
+    );
+    // `read-only` keeps the network off, whatever `--network` says; the record says so.
+    assert_eq!(read_only_net["network"], "off");
+    assert_eq!(network["mode"], "workspace-write");
+    assert_eq!(network["network"], "on");
+    assert_eq!(all_files["audit_files"], "all");
+    assert_eq!(plain["audit_files"], "changes");
+    let hashes: Vec<&serde_json::Value> = [&plain, &read_only, &network, &all_files]
+        .iter()
+        .map(|s| &s["policy_sha256"])
+        .collect();
+    for (i, a) in hashes.iter().enumerate() {
+        assert!(a.as_str().is_some_and(|h| h.len() == 64), "{a}");
+        for b in &hashes[i + 1..] {
+            assert_ne!(a, b, "two plans with the same policy_sha256");
+        }
+    }
+    // Each session names the one started before it; the first names none.
+    let previous: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| session_records(&w, id)[0]["data"]["previous_session"].clone())
+        .collect();
+    let mut want = vec![serde_json::Value::Null];
+    want.extend(ids[..ids.len() - 1].iter().map(|id| json!(id)));
+    assert_eq!(previous, want, "{ids:?}");
+    w.brig(&["audit", "verify", "--all"]).code_is(0);
+}
+
+/// `command.end` says how the command ended (exit code, or the signal that killed it), what it
+/// used (CPU time, peak resident memory, and the cgroup's peaks where a cgroup measures them)
+/// and which limit stopped it.
+fn command_end_records_how_it_ended(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    use serde_json::json;
+    let w = t.world();
+    let memory_cgroup = crate::limits::by_cgroup(t, "limit-memory");
+    // Where `brig doctor` says a cgroup enforces the limit for this identity (as root on a
+    // cgroup v1 or v2 host), brig measures the peaks with it; without one they are `null`.
+    let pids_cgroup = crate::limits::by_cgroup(t, "limit-processes");
+    // The one `command.end` of the newest session, checked for what every finished run has.
+    let end = |min_processes: u64| -> serde_json::Value {
+        let (_, records) = last_session(&w);
+        let ends: Vec<&serde_json::Value> = records
+            .iter()
+            .filter(|r| r["kind"] == "command.end")
+            .collect();
+        assert_eq!(ends.len(), 1, "{records:?}");
+        let e = ends[0]["data"].clone();
+        for k in ["cpu_user_ms", "cpu_sys_ms", "duration_ms"] {
+            assert!(e[k].as_f64().is_some_and(|v| v >= 0.0), "{k}: {e}");
+        }
+        assert!(e["max_rss_kb"].as_u64().is_some_and(|kb| kb > 0), "{e}");
+        if memory_cgroup {
+            assert!(
+                e["peak_memory_bytes"].as_u64().is_some_and(|b| b > 0),
+                "{e}"
+            );
+        } else {
+            assert!(e["peak_memory_bytes"].is_null(), "no memory cgroup: {e}");
+        }
+        if pids_cgroup {
+            assert!(
+                e["peak_processes"]
+                    .as_u64()
+                    .is_some_and(|n| n >= min_processes),
+                "at least {min_processes} processes: {e}"
+            );
+        } else {
+            assert!(e["peak_processes"].is_null(), "no pids cgroup: {e}");
+        }
+        assert!(
+            e["layers"]
+                .as_array()
+                .is_some_and(|l| l.contains(&json!("seccomp"))),
+            "{e}"
+        );
+        e
+    };
+
+    // An exit code, after some CPU work and four processes at once (init, the shell, two
+    // sleeps).
+    w.brig_sh(
+        &[],
+        "i=0; while [ $i -lt 200000 ]; do i=$((i + 1)); done; sleep 0.3 & sleep 0.3 & wait; exit 5",
+    )
+    .code_is(5);
+    let e = end(4);
+    assert_eq!(
+        (
+            &e["exit_code"],
+            &e["signal"],
+            &e["status"],
+            &e["command_status"]
+        ),
+        (&json!(5), &json!(null), &json!(5), &json!(5)),
+        "{e}"
+    );
+    assert_eq!(e["limits_hit"], json!([]));
+    let cpu = e["cpu_user_ms"].as_f64().unwrap() + e["cpu_sys_ms"].as_f64().unwrap();
+    assert!(cpu > 10.0, "200000 shell iterations took no CPU time: {e}");
+
+    // A signal: no exit code, 128 + 9.
+    w.brig_sh(&[], "kill -9 $$").code_is(137);
+    let e = end(2);
+    assert_eq!(
+        (
+            &e["exit_code"],
+            &e["signal"],
+            &e["status"],
+            &e["command_status"]
+        ),
+        (&json!(null), &json!(9), &json!(137), &json!(137)),
+        "{e}"
+    );
+    assert_eq!(e["limits_hit"], json!([]));
+
+    // The timeout: brig exits 117 and says so; the command itself ended by the SIGTERM.
+    let out = w.brig(&["run", "--timeout", "1s", "--", "sleep", "30"]);
+    out.code_is(117);
+    assert!(
+        out.stderr
+            .contains("brig: stopped: wall-clock timeout of 1s reached"),
+        "{out}"
+    );
+    let e = end(2);
+    assert_eq!(e["limits_hit"], json!(["wall-clock timeout of 1s reached"]));
+    assert_eq!(
+        (
+            &e["exit_code"],
+            &e["signal"],
+            &e["status"],
+            &e["command_status"]
+        ),
+        (&json!(null), &json!(15), &json!(117), &json!(143)),
+        "{e}"
+    );
+    assert!(
+        e["duration_ms"].as_f64().is_some_and(|d| d >= 1000.0),
+        "{e}"
+    );
+}
+
+/// Hard links and symlinks made in the workspace are `link` and `symlink` changes at the new
+/// name, and refused ones outside it are `denied` with the same op.
+fn links_and_symlinks_are_recorded(t: &Test) {
+    if !t.require(SANDBOX) {
+        return;
+    }
+    let w = t.world();
+    w.brig_sh(
+        &[],
+        "echo x > a; ln a b; ln -s a c; mkdir d; ln -s ../a d/e; \
+         ln a \"$HOME/hard\" 2>/dev/null; ln -s a \"$HOME/soft\" 2>/dev/null; true",
+    )
+    .ok();
+    let (id, records) = last_session(&w);
+    let ws = w.ws.display().to_string();
+    let home = w.home.display().to_string();
+    let ev = |k: &str, a: &str, b: String| (k.to_string(), a.to_string(), b);
+    let rofs = "Read-only file system (os error 30)";
+    assert_eq!(
+        file_events(&records),
+        vec![
+            ev("file.change", "create", format!("{ws}/a")),
+            ev("file.change", "link", format!("{ws}/b")),
+            ev("file.change", "symlink", format!("{ws}/c")),
+            ev("file.change", "mkdir", format!("{ws}/d")),
+            ev("file.change", "symlink", format!("{ws}/d/e")),
+            ev(
+                "denied",
+                "mount-namespace",
+                format!("link {home}/hard: {rofs}")
+            ),
+            ev(
+                "denied",
+                "mount-namespace",
+                format!("symlink {home}/soft: {rofs}")
+            ),
+        ]
+    );
+    // Made by `ln`, and really made: a second name of `a`, and links to it.
+    for r in records
+        .iter()
+        .filter(|r| matches!(r["data"]["op"].as_str(), Some("link" | "symlink")))
+    {
+        let program = r["data"]["program"].as_str().unwrap_or_default();
+        assert!(program.ends_with("/ln"), "{r}");
+    }
+    use std::os::unix::fs::MetadataExt;
+    let a = std::fs::metadata(w.ws.join("a")).unwrap();
+    let b = std::fs::symlink_metadata(w.ws.join("b")).unwrap();
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+    assert_eq!(
+        std::fs::read_link(w.ws.join("c")).unwrap(),
+        std::path::Path::new("a")
+    );
+    assert_eq!(
+        std::fs::read_link(w.ws.join("d/e")).unwrap(),
+        std::path::Path::new("../a")
+    );
+    assert!(!w.exists("home/hard") && !w.exists("home/soft"));
+    w.brig(&["audit", "verify", &id]).code_is(0);
+}
+
+/// The state file system fills up while the command runs: brig stops the command (exit 120,
+/// naming the audit log) instead of letting it go on unrecorded, and what was recorded before
+/// stays: `verify` finds every complete record chained, unsigned (there was no final
+/// checkpoint), and at most a torn last line, nothing edited or deleted. Root mounts a small
+/// tmpfs as the run's `XDG_STATE_HOME` (brig itself runs as each identity).
+fn disk_full_during_a_run_stops_the_command(t: &Test) {
+    if !t.require(SANDBOX) || !t.require(&["root"]) {
+        return;
+    }
+    const FILES: usize = 5000;
+    let w = t.world();
+    let state = w.aux.join("small-state");
+    // Room for the key, `latest` and a segment of a few hundred records, not thousands.
+    let _guard = small_tmpfs(&state, "64k");
+    t.chown(&state);
+    let with_state = |args: &[&str]| {
+        let mut c = w.command(brig_bin());
+        c.env("XDG_STATE_HOME", &state).args(args);
+        run_command(c, None, "")
+    };
+    let out = with_state(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        &format!("for i in $(seq 1 {FILES}); do : > f$i; done; echo finished"),
+    ]);
+    out.code_is(120);
+    assert!(
+        out.stderr.contains("brig: the audit log cannot be written")
+            && out.stderr.contains("the command was stopped"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("finished"), "{out}");
+    let made = (1..=FILES)
+        .filter(|i| w.ws.join(format!("f{i}")).exists())
+        .count();
+    assert!(made > 0, "the command never ran");
+    assert!(made < FILES, "the command ran to its end: {made} files");
+
+    // What was recorded: the start, the command, its exec and its first creations, in order,
+    // each of a file that exists; no end.
+    let dir = state.join("brig/audit");
+    let id = brig_audit::latest_session(&dir).expect("the session was started");
+    let shown = with_state(&["audit", "show", &id, "--json"]);
+    let records: Vec<serde_json::Value> = shown
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        kinds(&records[..3]),
+        ["session.start", "command.start", "exec"]
+    );
+    assert!(!records.iter().any(|r| r["kind"] == "command.end"));
+    let ws = w.ws.display().to_string();
+    let created: Vec<String> = records
+        .iter()
+        .filter(|r| r["kind"] == "file.change")
+        .map(|r| r["data"]["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(created.len() > 10, "{records:?}");
+    assert!(created.len() <= made, "more records than files");
+    let want: Vec<String> = (1..=created.len()).map(|i| format!("{ws}/f{i}")).collect();
+    assert_eq!(created, want);
+
+    // `verify`: the complete records are unsigned (no checkpoint after them), a cut last line is
+    // a torn tail, and nothing reads as tampering.
+    let bytes = std::fs::read(dir.join(format!("{id}.jsonl"))).unwrap();
+    let torn = !bytes.ends_with(b"\n");
+    let signed = records
+        .iter()
+        .rposition(|r| r["kind"] == "checkpoint")
+        .map_or(0, |i| i + 1);
+    let v = with_state(&["audit", "verify", &id]);
+    v.code_is(1);
+    assert!(v.stdout.contains("NOT INTACT"), "{v}");
+    assert!(
+        v.stdout
+            .contains(&format!("{} record(s) after", records.len() - signed))
+            && v.stdout.contains("are unsigned"),
+        "{v}"
+    );
+    assert_eq!(
+        v.stdout.contains(&format!(
+            "line {}: torn tail of {} bytes",
+            records.len() + 1,
+            bytes.len() - bytes.iter().rposition(|b| *b == b'\n').unwrap() - 1
+        )),
+        torn,
+        "{v}"
+    );
+    for tampered in [
+        "edited",
+        "deleted",
+        "out of order",
+        "bad signature",
+        "malformed",
+    ] {
+        assert!(!v.stdout.contains(tampered), "{v}");
+    }
 }
 
 /// Editing one byte of a recorded line, or cutting the log short, is reported by

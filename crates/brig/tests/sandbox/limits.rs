@@ -94,7 +94,7 @@ fn enforced(t: &Test, feature: &str) -> bool {
 }
 
 /// Whether a cgroup enforces it (and so brig can observe it being reached).
-fn by_cgroup(t: &Test, feature: &str) -> bool {
+pub(crate) fn by_cgroup(t: &Test, feature: &str) -> bool {
     let (ok, detail) = &limit_features(t.who)[feature];
     *ok && detail.starts_with("cgroup")
 }
