@@ -25,8 +25,10 @@ pub struct SessionInfo {
     pub first: Option<Record>,
 }
 
-/// Every session in `dir`, sorted by id (which sorts by start time for ids from
-/// [`new_session_id`](crate::new_session_id)). A missing directory has no sessions.
+/// Every session in `dir`, oldest first: by the timestamp of its first record (microseconds),
+/// then by id. (Ids alone sort by start time only to the second, and then by pid as text:
+/// pid 10000 would come before pid 9999.) A missing directory has no sessions; a segment
+/// without a record sorts first.
 ///
 /// Lenient: lines that do not parse are skipped and a torn tail is ignored; use
 /// [`verify`](crate::verify) to judge a segment.
@@ -55,6 +57,7 @@ pub fn list(dir: &Path) -> Result<Vec<SessionInfo>, AuditError> {
             first,
         });
     }
+    sessions.sort_by(|a, b| (&a.first_ts, &a.id).cmp(&(&b.first_ts, &b.id)));
     Ok(sessions)
 }
 

@@ -15,12 +15,14 @@ fn write(state: &State, session: &str, records: usize) {
 }
 
 #[test]
-fn list_is_sorted_by_id_and_summarizes_each_session() {
+fn list_is_oldest_first_and_summarizes_each_session() {
     let state = State::new("list");
+    // Written in this order; as text the ids sort otherwise (pid 10000 before pid 9999 in
+    // the same second, and a misleading stamp): the list follows the records' timestamps.
     let ids = [
-        "20261203T180720Z-12-bbbbbb",
+        "20261203T180720Z-9999-bbbbbb",
+        "20261203T180720Z-10000-aaaaaa",
         "20250101T000000Z-99-aaaaaa",
-        "20261203T180720Z-12-aaaaaa",
     ];
     for (n, id) in ids.iter().enumerate() {
         write(&state, id, n + 1);
@@ -31,7 +33,7 @@ fn list_is_sorted_by_id_and_summarizes_each_session() {
 
     let listed = list(&state.dir()).unwrap();
     let mut expected = Vec::new();
-    for id in [ids[1], ids[2], ids[0]] {
+    for id in ids {
         let records = read(&state.dir(), id).unwrap();
         expected.push(SessionInfo {
             id: id.to_owned(),
