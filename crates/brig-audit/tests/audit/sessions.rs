@@ -47,11 +47,11 @@ fn list_is_oldest_first_and_summarizes_each_session() {
     assert_eq!(listed, expected);
     assert_eq!(
         listed.iter().map(|s| s.records).collect::<Vec<_>>(),
-        [3, 4, 2]
+        [2, 3, 4]
     );
     assert_eq!(
         listed[0].first.as_ref().map(|r| &r.data),
-        Some(&json!({"i": 0, "session": ids[1]}))
+        Some(&json!({"i": 0, "session": ids[0]}))
     );
 }
 
