@@ -38,6 +38,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const SNIFF_TIMEOUT: Duration = Duration::from_secs(10);
 /// Relay buffer size, each direction.
 const BUF: usize = 64 * 1024;
+/// Connections served at once; beyond, a new one is closed at once (and recorded): the
+/// sandbox cannot make brig start threads without bound.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// What the proxy was asked to do and what it did: one per connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +80,31 @@ pub struct Record {
     pub client_port: u16,
 }
 
+impl Record {
+    /// The record of a connection just accepted from `peer`: nothing known yet, refused
+    /// until something allows it.
+    fn accepted(peer: SocketAddr) -> Record {
+        Record {
+            started: SystemTime::now(),
+            protocol: "unknown",
+            method: None,
+            host: String::new(),
+            port: 0,
+            url: None,
+            sni: None,
+            tls_version: None,
+            address: None,
+            allowed: false,
+            rule: None,
+            reason: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            duration: Duration::ZERO,
+            client_port: peer.port(),
+        }
+    }
+}
+
 /// Decides a host the allowlist does not name (not denied by a rule either): `true` lets it
 /// through. brig asks a human here when the approval policy allows it.
 pub type AskUnknown = Box<dyn Fn(&Host, u16) -> bool + Send + Sync>;
@@ -105,6 +133,7 @@ struct Inner {
     stopping: AtomicBool,
     failed: Mutex<Option<String>>,
     next_id: AtomicU64,
+    active: std::sync::atomic::AtomicUsize,
     /// Open client and upstream sockets, to be shut down at the end.
     open: Mutex<Vec<(u64, TcpStream)>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -127,6 +156,7 @@ impl Proxy {
                 stopping: AtomicBool::new(false),
                 failed: Mutex::new(None),
                 next_id: AtomicU64::new(0),
+                active: std::sync::atomic::AtomicUsize::new(0),
                 open: Mutex::new(Vec::new()),
                 threads: Mutex::new(Vec::new()),
                 listeners: Mutex::new(Vec::new()),
@@ -157,15 +187,38 @@ impl Proxy {
             if self.inner.stopping.load(Ordering::SeqCst) {
                 break;
             }
+            if self.inner.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                self.inner.active.fetch_sub(1, Ordering::SeqCst);
+                self.refuse_busy(client, peer);
+                continue;
+            }
             let me = self.clone();
             let spawned = std::thread::Builder::new()
                 .name("brig-proxy-conn".into())
-                .spawn(move || me.handle(client, peer));
+                .spawn(move || {
+                    me.handle(client, peer);
+                    me.inner.active.fetch_sub(1, Ordering::SeqCst);
+                });
+            if spawned.is_err() {
+                self.inner.active.fetch_sub(1, Ordering::SeqCst);
+            }
             if let Ok(t) = spawned {
                 let mut threads = lock(&self.inner.threads);
                 threads.retain(|t| !t.is_finished());
                 threads.push(t);
             }
+        }
+    }
+
+    /// Closes a connection beyond [`MAX_CONNECTIONS`] and records it as refused.
+    fn refuse_busy(&self, client: TcpStream, peer: SocketAddr) {
+        let _ = client.shutdown(Shutdown::Both);
+        let mut rec = Record::accepted(peer);
+        rec.reason = Some(format!(
+            "too many connections at once (brig serves at most {MAX_CONNECTIONS})"
+        ));
+        if let Err(e) = (self.inner.recorder)(&rec) {
+            lock(&self.inner.failed).get_or_insert(e);
         }
     }
 
@@ -210,26 +263,8 @@ impl Proxy {
     }
 
     fn handle(&self, mut client: TcpStream, peer: SocketAddr) {
-        let started = SystemTime::now();
         let t0 = Instant::now();
-        let mut rec = Record {
-            started,
-            protocol: "unknown",
-            method: None,
-            host: String::new(),
-            port: 0,
-            url: None,
-            sni: None,
-            tls_version: None,
-            address: None,
-            allowed: false,
-            rule: None,
-            reason: None,
-            bytes_in: 0,
-            bytes_out: 0,
-            duration: Duration::ZERO,
-            client_port: peer.port(),
-        };
+        let mut rec = Record::accepted(peer);
         if lock(&self.inner.failed).is_some() {
             // The audit log is broken: nothing goes through unrecorded.
             let _ = client.shutdown(Shutdown::Both);

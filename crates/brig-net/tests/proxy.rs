@@ -584,3 +584,31 @@ fn pipelined_requests_do_not_reach_the_server() {
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].method.as_deref(), Some("POST"));
 }
+
+/// The sandbox cannot make brig start threads without bound: beyond
+/// `MAX_CONNECTIONS` open at once, a new connection is closed at once and recorded.
+#[test]
+fn connections_beyond_the_cap_are_refused() {
+    let b = brig(&["allowed.test"], &[], &["allowed.test"]);
+    // Idle clients that never send their request hold their slots.
+    let idle: Vec<TcpStream> = (0..brig_net::proxy::MAX_CONNECTIONS)
+        .map(|_| TcpStream::connect(("127.0.0.1", b.port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = TcpStream::connect(("127.0.0.1", b.port)).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    // Closed by the proxy: end of stream (or a reset), not a timeout.
+    match extra.read(&mut buf) {
+        Ok(n) => assert_eq!(n, 0),
+        Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+    }
+    drop(idle);
+    let recs = b.finish();
+    assert!(recs.iter().any(|r| r
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("too many connections"))));
+}

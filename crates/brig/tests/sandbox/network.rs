@@ -191,14 +191,6 @@ fn client(w: &World) -> String {
     w.path("aux/net.py").display().to_string()
 }
 
-fn line(out: &Out, kind: &str) -> String {
-    out.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{kind}: ")))
-        .unwrap_or_else(|| panic!("no `{kind}:` line:\n{out}"))
-        .to_string()
-}
-
 fn network_records(w: &World) -> Vec<serde_json::Value> {
     let (_, records) = last_session(w);
     records
@@ -342,9 +334,9 @@ fn allowed_traffic_passes_and_is_recorded(t: &Test) {
         ),
     );
     out.ok();
-    assert_eq!(line(&out, "get"), "200 hello from pkg.test", "{out}");
-    assert_eq!(line(&out, "connect"), "echoed", "{out}");
-    assert_eq!(line(&out, "socks"), "echoed", "{out}");
+    assert_eq!(probe_line(&out, "get"), "200 hello from pkg.test", "{out}");
+    assert_eq!(probe_line(&out, "connect"), "echoed", "{out}");
+    assert_eq!(probe_line(&out, "socks"), "echoed", "{out}");
     // The server got an origin-form request with the Host it was sent to, and no proxy
     // headers.
     let heads = web.heads.lock().unwrap().clone();
@@ -404,7 +396,7 @@ fn unlisted_denied_and_empty_allowlists_refuse(t: &Test) {
     let echo = echo_server();
     // Without brig the servers are there.
     let direct = w.sh(&format!("python3 {c} connect x pkg.test {}", echo.port));
-    assert_eq!(line(&direct, "connect"), "echoed", "{direct}");
+    assert_eq!(probe_line(&direct, "connect"), "echoed", "{direct}");
     config(&w, &["*.pkg.test"], &["bad.pkg.test"]);
     // `never`: nobody is asked about hosts the list does not name.
     let out = w.brig_sh(
@@ -424,9 +416,13 @@ fn unlisted_denied_and_empty_allowlists_refuse(t: &Test) {
         .collect();
     assert_eq!(gets[0], "200 hello from a.pkg.test", "{out}");
     assert!(gets[1].contains("403"), "{out}");
-    assert_eq!(line(&out, "connect"), "HTTP/1.1 403 Forbidden", "{out}");
+    assert_eq!(
+        probe_line(&out, "connect"),
+        "HTTP/1.1 403 Forbidden",
+        "{out}"
+    );
     // `*.pkg.test` does not cover pkg.test itself.
-    assert_eq!(line(&out, "socks"), "refused with code 2", "{out}");
+    assert_eq!(probe_line(&out, "socks"), "refused with code 2", "{out}");
     assert_eq!(web.heads.lock().unwrap().len(), 1);
     assert_eq!(
         echo.accepted.load(Ordering::SeqCst),
@@ -448,7 +444,7 @@ fn unlisted_denied_and_empty_allowlists_refuse(t: &Test) {
         &["--approval-policy", "never"],
         &format!("python3 {c} get http://pkg.test:{}/", web.port),
     );
-    assert!(line(&out, "get").contains("403"), "{out}");
+    assert!(probe_line(&out, "get").contains("403"), "{out}");
     assert_eq!(web.heads.lock().unwrap().len(), 1);
 }
 
@@ -462,14 +458,14 @@ fn tls_server_name_must_match_the_tunnel(t: &Test) {
     let c = client(&w);
     let echo = echo_server();
     let direct = w.sh(&format!("python3 {c} connect x evil.example {}", echo.port));
-    assert_eq!(line(&direct, "connect"), "echoed", "{direct}");
+    assert_eq!(probe_line(&direct, "connect"), "echoed", "{direct}");
     config(&w, &["pkg.test"], &[]);
     let out = w.brig_sh(
         &[],
         &format!("python3 {c} connect pkg.test:{} evil.example", echo.port),
     );
     out.ok();
-    assert_eq!(line(&out, "connect"), "closed after 0 bytes", "{out}");
+    assert_eq!(probe_line(&out, "connect"), "closed after 0 bytes", "{out}");
     let recs = network_records(&w);
     assert_eq!(recs.len(), 1, "{recs:#?}");
     assert_eq!(recs[0]["decision"], "deny");
@@ -500,7 +496,7 @@ fn programs_ignoring_the_proxy_have_no_route(t: &Test) {
     let c = client(&w);
     let echo = echo_server();
     let direct = w.sh(&format!("python3 {c} raw 127.0.0.1 {}", echo.port));
-    assert_eq!(line(&direct, "raw"), "connected", "{direct}");
+    assert_eq!(probe_line(&direct, "raw"), "connected", "{direct}");
     config(&w, &["pkg.test"], &[]);
     let out = w.brig_sh(
         &[],
@@ -511,18 +507,21 @@ fn programs_ignoring_the_proxy_have_no_route(t: &Test) {
         ),
     );
     out.ok();
-    assert!(line(&out, "raw").contains("Connection refused"), "{out}");
     assert!(
-        line(&out, "public").contains("Network is unreachable"),
+        probe_line(&out, "raw").contains("Connection refused"),
         "{out}"
     );
     assert!(
-        line(&out, "udp").contains("Network is unreachable"),
+        probe_line(&out, "public").contains("Network is unreachable"),
         "{out}"
     );
-    assert!(line(&out, "resolve").starts_with("gaierror"), "{out}");
     assert!(
-        line(&out, "netlink").contains("Operation not permitted"),
+        probe_line(&out, "udp").contains("Network is unreachable"),
+        "{out}"
+    );
+    assert!(probe_line(&out, "resolve").starts_with("gaierror"), "{out}");
+    assert!(
+        probe_line(&out, "netlink").contains("Operation not permitted"),
         "{out}"
     );
     assert_eq!(

@@ -51,14 +51,6 @@ fn probe(w: &World) -> String {
     w.path("aux/net.py").display().to_string()
 }
 
-fn line(out: &Out, kind: &str) -> String {
-    out.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{kind}: ")))
-        .unwrap_or_else(|| panic!("no `{kind}:` line:\n{out}"))
-        .to_string()
-}
-
 both_identities!(
     ip_sockets_refused,
     run_socket_unreachable,
@@ -86,11 +78,15 @@ fn ip_sockets_refused(t: &Test) {
         ("netlink", ""),
     ] {
         let outside = w.sh(&format!("python3 {p} {kind} {arg}"));
-        assert_eq!(line(&outside, kind), "ok", "{kind} outside:\n{outside}");
+        assert_eq!(
+            probe_line(&outside, kind),
+            "ok",
+            "{kind} outside:\n{outside}"
+        );
         let inside = w.brig_sh(&[], &format!("python3 {p} {kind} {arg}"));
         inside.ok();
         assert_eq!(
-            line(&inside, kind),
+            probe_line(&inside, kind),
             "Operation not permitted",
             "{kind} inside:\n{inside}"
         );
@@ -120,11 +116,11 @@ fn run_socket_unreachable(t: &Test) {
     let _listener = UnixListener::bind(&path).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
     let outside = w.sh(&format!("python3 {p} unix {path}"));
-    assert_eq!(line(&outside, "unix"), "ok", "{outside}");
+    assert_eq!(probe_line(&outside, "unix"), "ok", "{outside}");
     let inside = w.brig_sh(&[], &format!("python3 {p} unix {path}; ls -A /run"));
     inside.ok();
     assert_ne!(
-        line(&inside, "unix"),
+        probe_line(&inside, "unix"),
         "ok",
         "host /run socket reachable:\n{inside}"
     );
@@ -145,11 +141,11 @@ fn abstract_socket_unreachable(t: &Test) {
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let _listener = UnixListener::bind_addr(&addr).unwrap();
     let outside = w.sh(&format!("python3 {p} abstract {name}"));
-    assert_eq!(line(&outside, "abstract"), "ok", "{outside}");
+    assert_eq!(probe_line(&outside, "abstract"), "ok", "{outside}");
     let inside = w.brig_sh(&[], &format!("python3 {p} abstract {name}"));
     inside.ok();
     assert_ne!(
-        line(&inside, "abstract"),
+        probe_line(&inside, "abstract"),
         "ok",
         "host abstract socket reachable:\n{inside}"
     );
@@ -164,7 +160,7 @@ fn local_unix_sockets_work(t: &Test) {
     let p = probe(&w);
     let inside = w.brig_sh(&[], &format!("python3 {p} local"));
     inside.ok();
-    assert_eq!(line(&inside, "local"), "ok", "{inside}");
+    assert_eq!(probe_line(&inside, "local"), "ok", "{inside}");
 }
 
 /// A host daemon's unix socket outside /run and outside the writable roots (a socket in a
@@ -188,11 +184,11 @@ fn host_socket_outside_roots_unreachable(t: &Test) {
     t.chown(&path);
     let path = path.display().to_string();
     let outside = w.sh(&format!("python3 {p} unix {path}"));
-    assert_eq!(line(&outside, "unix"), "ok", "{outside}");
+    assert_eq!(probe_line(&outside, "unix"), "ok", "{outside}");
     let inside = w.brig_sh(&[], &format!("python3 {p} unix {path}"));
     inside.ok();
     assert_ne!(
-        line(&inside, "unix"),
+        probe_line(&inside, "unix"),
         "ok",
         "a host daemon socket is reachable:\n{inside}"
     );

@@ -1246,3 +1246,14 @@ int main(int argc, char **argv) {
     return 0;
 }
 "#;
+
+/// The rest of the line of `out`'s stdout that starts with `KIND: ` (probe scripts print one
+/// such line per attempt); fails the test when there is none.
+#[track_caller]
+pub fn probe_line(out: &Out, kind: &str) -> String {
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{kind}: ")))
+        .unwrap_or_else(|| panic!("no `{kind}:` line:\n{out}"))
+        .to_string()
+}
