@@ -747,7 +747,14 @@ fn second_terminal_approval_runs_the_command(t: &Test) {
         "{listed}"
     );
     let shown = w.brig(&["approvals", "show", &id[..20]]);
-    assert!(shown.ok().stdout.contains("destroys:  build"), "{shown}");
+    // What will be destroyed, counted now (one empty file).
+    assert!(
+        shown
+            .ok()
+            .stdout
+            .contains("destroys:  build (a directory: 1 file, 0 B)"),
+        "{shown}"
+    );
     assert!(
         w.exists("ws/build/keep"),
         "it must not run before the approval"
