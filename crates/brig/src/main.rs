@@ -52,6 +52,12 @@ enum Cmd {
         #[command(subcommand)]
         command: ApprovalsCmd,
     },
+    /// A web UI on 127.0.0.1 for the audit trail and pending approvals (docs/review.md).
+    Review {
+        /// Port to listen on (default: a random free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -446,6 +452,48 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Untrust { dir } => trust(dir, false),
         Cmd::Audit { command } => audit(command),
         Cmd::Approvals { command } => approvals(command),
+        Cmd::Review { port } => review(port),
+    }
+}
+
+/// `brig review`: the web UI, answering requests through the same service as `brig approvals`.
+fn review(port: u16) -> anyhow::Result<ExitCode> {
+    let dirs = brig::Dirs::from_env()?;
+    let server = brig_review::Server::bind(port, brig::audit_dir(&dirs), Box::new(Service(dirs)))?;
+    // The token goes to this terminal only: never into a file a sandbox could read.
+    println!("brig review: open {}", server.url());
+    println!("(the URL's token is the only key to this UI; Ctrl-C stops it)");
+    std::io::stdout().flush()?;
+    server.serve()
+}
+
+/// The approval service for `brig review`.
+struct Service(brig::Dirs);
+
+impl brig_review::Approvals for Service {
+    fn list(&self) -> Vec<brig_review::PendingRequest> {
+        #[cfg(unix)]
+        return brig::approve::list(&brig::approve::approvals_dir(&self.0))
+            .into_iter()
+            .filter_map(|p| serde_json::to_value(p).ok())
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect();
+        #[cfg(not(unix))]
+        {
+            let _ = &self.0;
+            Vec::new()
+        }
+    }
+
+    fn answer(&self, id: &str, answer: &serde_json::Value) -> Result<(String, String), String> {
+        #[cfg(unix)]
+        return brig::approve::send(&brig::approve::approvals_dir(&self.0), id, answer)
+            .map(|r| (r.status, r.message))
+            .map_err(|e| e.to_string());
+        #[cfg(not(unix))]
+        Err(format!(
+            "approvals need a Unix platform for now ({id}, {answer})"
+        ))
     }
 }
 

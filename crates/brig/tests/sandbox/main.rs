@@ -22,5 +22,6 @@ mod network;
 mod network_off;
 mod normal_work;
 mod privilege;
+mod review;
 mod secrets;
 mod write_escape;

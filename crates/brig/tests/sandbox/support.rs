@@ -340,6 +340,21 @@ pub fn feature(who: Who, feature: &str) -> Result<(), String> {
         }
         "python3" | "gcc" | "cc" | "git" | "strace" | "unshare" | "setsid" | "nohup" | "tmux"
         | "ssh-agent" | "ssh-add" | "script" | "openssl" => tool(feature),
+        // The review UI's browser test: Debian's chromium, Node.js, and playwright-core
+        // installed under tests/tools (`npm ci --prefix crates/brig/tests/tools`).
+        "chromium" | "node" => tool(feature),
+        "playwright-core" => {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/tools/node_modules/playwright-core");
+            if dir.join("package.json").exists() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is missing: npm ci --prefix crates/brig/tests/tools",
+                    dir.display()
+                ))
+            }
+        }
         other => Err(format!("unknown feature `{other}`")),
     }
 }
