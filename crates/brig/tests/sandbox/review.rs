@@ -67,7 +67,7 @@ fn status_of(port: u16, request: &str) -> u16 {
 }
 
 fn approve_in_the_browser_end_to_end(t: &Test) {
-    if !t.require(SANDBOX) || !t.require(&["chromium", "node", "playwright-core"]) {
+    if !t.require(SANDBOX) || !t.require(&["chromium", "node", "playwright-core", "python3"]) {
         return;
     }
     let w = t.world();
@@ -189,6 +189,19 @@ fn approve_in_the_browser_end_to_end(t: &Test) {
         );
         assert_eq!(status_of(port, &post), 403, "{origin:?}");
     }
+
+    // From inside a sandbox: its own network namespace has no route to the server, and with
+    // `--network on` (the host's network) it gets through but has no token.
+    let probe = format!(
+        "import http.client\n\
+         try:\n    c = http.client.HTTPConnection('127.0.0.1', {port}, timeout=5)\n    \
+         c.request('GET', '/approvals')\n    print('status', c.getresponse().status)\n\
+         except OSError as e:\n    print('unreachable', e)\n"
+    );
+    let off = w.brig_run(&[], &["python3", "-c", &probe]);
+    assert!(off.ok().stdout.starts_with("unreachable"), "{off}");
+    let on = w.brig_run(&["--network", "on"], &["python3", "-c", &probe]);
+    assert_eq!(on.ok().stdout.trim(), "status 403", "{on}");
 
     // The audit trail has both approvals, through the service.
     let audit = w.state_dir().join("brig/audit");
