@@ -161,6 +161,7 @@ impl Server {
             };
             if active.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
                 let mut s = stream;
+                let _ = s.set_write_timeout(Some(Duration::from_millis(200)));
                 let _ = s.write_all(&http::Response::text(503, "busy\n").to_bytes());
                 continue;
             }
