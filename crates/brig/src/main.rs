@@ -812,6 +812,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 /// operand of `rm`, `dd of=`, `shred`, ...: a single word) with what is there now, counted
 /// without following symlinks and within bounds (a huge tree is "at least"): `build (a
 /// directory: 1234 files, 56.0 MiB)`, `x (does not exist)`. Other entries stay as they are.
+#[cfg(unix)]
 fn with_counts(cwd: &std::path::Path, entries: &[String]) -> Vec<String> {
     const MAX_ENTRIES: u64 = 100_000;
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
