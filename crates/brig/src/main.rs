@@ -58,6 +58,17 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// Serve MCP on stdin/stdout: tools that run commands and read and write files, each
+    /// through `brig run` (docs/mcp.md).
+    Mcp {
+        /// The workspace the tools work in (default: the current directory).
+        #[arg(long, short = 'w')]
+        workspace: Option<PathBuf>,
+        /// The approval policy of the tools' commands (default: on-request; humans answer
+        /// with `brig approvals`).
+        #[arg(long, value_name = "P", value_parser = ["untrusted", "on-failure", "on-request", "never"])]
+        approval_policy: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -452,6 +463,10 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Untrust { dir } => trust(dir, false),
         Cmd::Audit { command } => audit(command),
         Cmd::Approvals { command } => approvals(command),
+        Cmd::Mcp {
+            workspace,
+            approval_policy,
+        } => mcp(workspace, approval_policy),
         Cmd::Review { port } => review(port),
     }
 }
@@ -495,6 +510,17 @@ impl brig_review::Approvals for Service {
             "approvals need a Unix platform for now ({id}, {answer})"
         ))
     }
+}
+
+/// `brig mcp`: the server spawns this binary (`brig run ...`) for every tool call.
+fn mcp(workspace: Option<PathBuf>, approval_policy: Option<String>) -> anyhow::Result<ExitCode> {
+    let workspace = match workspace {
+        Some(w) => w,
+        None => std::env::current_dir().context("the current directory")?,
+    };
+    let brig = std::env::current_exe().context("finding brig's own binary")?;
+    brig_mcp::serve(brig_mcp::Config::new(workspace, brig, approval_policy)?)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {

@@ -18,6 +18,7 @@ mod cli;
 mod git;
 mod lifetime;
 mod limits;
+mod mcp;
 mod network;
 mod network_off;
 mod normal_work;
