@@ -13,14 +13,14 @@
 //!   symlinks out of the workspace are refused by the kernel exactly as for any command. The
 //!   lexical path check here ([`paths`]) only gives a clearer error first.
 //! - answer an approval. Children run with `--no-tty-prompt` (and `--approval-policy
-//!   on-request` unless the server was started with another), so a destructive command waits
+//!   on-request` unless the server or the user's configuration chose another), so a destructive command waits
 //!   for a human using `brig approvals`; the tool call waits with it and returns what
 //!   happened. There is no tool to approve, and there must never be one.
 //! - widen the sandbox on the agent's word: `network` is `off` or the user's `allowlist`
 //!   (never `on`), extra hosts are `--request-host` requests a human approves, and variables
 //!   that look secret cannot be passed with `env`.
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod paths;
 pub mod tools;
@@ -47,7 +47,7 @@ pub struct Config {
     pub workspace: PathBuf,
     /// The brig binary the tools run (`brig run ...`).
     pub brig: PathBuf,
-    /// `--approval-policy` for the children (`None`: brig's own choice).
+    /// `--approval-policy` for the children (`None`: the one the user's configuration chose).
     pub approval_policy: Option<String>,
 }
 
@@ -119,7 +119,7 @@ impl Config {
         Ok(Config {
             workspace,
             brig,
-            approval_policy: Some(approval_policy.unwrap_or_else(|| "on-request".into())),
+            approval_policy,
         })
     }
 }
@@ -198,7 +198,7 @@ impl Server {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // A cancelled call (the client gave up) stops brig, which stops the sandbox.
+            // A cancelled call (the client gave up) kills brig.
             .kill_on_drop(true)
             .spawn()
             .map_err(spawn_err)?;
@@ -373,9 +373,16 @@ impl ServerHandler for Server {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        match self.call(&request.name, request.arguments).await {
+        let answer = tokio::select! {
+            a = self.call(&request.name, request.arguments) => a,
+            // `notifications/cancelled`: dropping the call kills its brig child (kill_on_drop).
+            () = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the call was cancelled", None));
+            }
+        };
+        match answer {
             Answer::Invalid(msg) => Err(ErrorData::invalid_params(msg, None)),
             Answer::Failed(msg) => Ok(CallToolResult::error(vec![ContentBlock::text(msg)]).into()),
             Answer::Ran(tool, ran) => Ok(result_of(&tool, &ran).into()),

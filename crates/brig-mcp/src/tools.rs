@@ -254,10 +254,11 @@ pub fn run_argv(cfg: &Config, args: &RunArgs) -> Result<Vec<OsString>, ToolError
                 "allow_hosts needs a `justification`: it is shown to the human who approves",
             ));
         };
+        // `--flag=VALUE`, one argument each: a value such as `--network=on` stays a value.
         for h in &args.allow_hosts {
-            a.extend(["--request-host".into(), h.into()]);
+            a.push(format!("--request-host={h}").into());
         }
-        a.extend(["--justification".into(), why.into()]);
+        a.push(format!("--justification={why}").into());
     }
     a.push("--".into());
     match (&args.argv, &args.shell) {
@@ -440,14 +441,38 @@ mod tests {
                 "RUST_LOG",
                 "--network",
                 "allowlist",
-                "--request-host",
-                "example.com",
-                "--justification",
-                "fetch the page",
+                "--request-host=example.com",
+                "--justification=fetch the page",
                 "--",
                 "curl",
                 "https://example.com"
             ]
+        );
+    }
+
+    #[test]
+    fn hostile_values_stay_values() {
+        let got = run(json!({
+            "argv": ["true"],
+            "allow_hosts": ["--network=on"],
+            "justification": "--acknowledge-danger"
+        }))
+        .unwrap();
+        assert_eq!(
+            got[10..],
+            [
+                "--request-host=--network=on",
+                "--justification=--acknowledge-danger",
+                "--",
+                "true"
+            ]
+        );
+        let mut c = cfg();
+        c.approval_policy = None;
+        let args: RunArgs = parse("run", json!({"argv": ["true"]}).as_object().cloned()).unwrap();
+        assert_eq!(
+            strs(&run_argv(&c, &args).unwrap())[3..5],
+            ["--no-tty-prompt", "--max-output"]
         );
     }
 

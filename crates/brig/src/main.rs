@@ -64,8 +64,8 @@ enum Cmd {
         /// The workspace the tools work in (default: the current directory).
         #[arg(long, short = 'w')]
         workspace: Option<PathBuf>,
-        /// The approval policy of the tools' commands (default: on-request; humans answer
-        /// with `brig approvals`).
+        /// The approval policy of the tools' commands (default: the configured one, else
+        /// on-request; humans answer with `brig approvals`).
         #[arg(long, value_name = "P", value_parser = ["untrusted", "on-failure", "on-request", "never"])]
         approval_policy: Option<String>,
     },
@@ -518,6 +518,16 @@ fn mcp(workspace: Option<PathBuf>, approval_policy: Option<String>) -> anyhow::R
         Some(w) => w,
         None => std::env::current_dir().context("the current directory")?,
     };
+    // A policy the user configured stands; with none, on-request: destructive commands wait
+    // for `brig approvals` (with no terminal, brig's headless default would refuse them).
+    let approval_policy = approval_policy.or_else(|| {
+        let req = brig::Request {
+            workspace: Some(workspace.clone()),
+            ..Default::default()
+        };
+        let configured = brig::load(&req).is_ok_and(|l| !l.plan.approvals.policy_is_default);
+        (!configured).then(|| "on-request".to_string())
+    });
     let brig = std::env::current_exe().context("finding brig's own binary")?;
     brig_mcp::serve(brig_mcp::Config::new(workspace, brig, approval_policy)?)?;
     Ok(ExitCode::SUCCESS)

@@ -123,7 +123,9 @@ async def main():
                 r = await call(session, "write_file", {"path": path, "content": "#!/bin/sh\necho pwned\n"})
                 assert r.is_error and r.structured_content["exit_status"] != 0, (path, r)
                 assert not os.path.lexists(os.path.join(WS, path)), f"{path} was created"
-            ok("denied: .git/hooks/post-checkout, .envrc, sub/.vscode/tasks.json not created")
+                why = r.structured_content["brig"]
+                assert any("protected name" in line for line in why), (path, r)
+            ok("denied: .git/hooks/post-checkout, .envrc, sub/.vscode/tasks.json not created; brig says why")
 
             secret = os.path.join(HOME, ".ssh", "id_ed25519")
             os.symlink(secret, os.path.join(WS, "key-link"))
