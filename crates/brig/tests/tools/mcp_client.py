@@ -222,9 +222,36 @@ def raw_protocol():
     assert reply(4)["error"]["code"] == -32602
     send({"jsonrpc": "2.0", "id": 5, "method": "tools/list"})
     assert len(reply(5)["result"]["tools"]) == 5
+
+    # A cancelled call stops its sandbox: the command is gone soon after.
+    marker = f"sleep 41.{os.getpid()}"
+    send({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "run", "arguments": {"shell": f"{marker}; echo never"}}})
+    want = marker.replace(" ", "\0").encode() + b"\0"
+
+    def running():  # a process whose command line is exactly the marker, seen in /proc
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read() == want:
+                        return True
+            except OSError:
+                pass
+        return False
+
+    deadline = time.monotonic() + 30
+    while not running():
+        assert time.monotonic() < deadline, "the command of the call to cancel never started"
+        time.sleep(0.05)
+    send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 6, "reason": "test"}})
+    deadline = time.monotonic() + 10
+    while running():
+        assert time.monotonic() < deadline, f"`{marker}` still runs 10 s after its call was cancelled"
+        time.sleep(0.05)
+    send({"jsonrpc": "2.0", "id": 7, "method": "tools/list"})
+    assert len(reply(7)["result"]["tools"]) == 5
     p.stdin.close()
     assert p.wait(timeout=30) == 0, "the server did not exit cleanly at the end of its input"
-    ok("raw JSON-RPC: invalid JSON, an unknown method, wrong types: errors, then tools/list; clean exit at EOF")
+    ok("raw JSON-RPC: invalid JSON, an unknown method, wrong types: errors, then tools/list; a cancelled call's sandbox stops; clean exit at EOF")
 
 
 asyncio.run(main())
