@@ -47,13 +47,13 @@ pub fn specs() -> Vec<Spec> {
                     "shell": {"type": "string",
                         "description": "A shell command line, run as `sh -c`."},
                     "mode": {"type": "string", "enum": ["read-only", "workspace-write"],
-                        "description": "read-only: nothing writable but a private /tmp. workspace-write: the workspace is writable (protected names such as .git and .envrc stay read-only). Default: the user's configuration (workspace-write)."},
+                        "description": "read-only: nothing writable but a private /tmp. workspace-write: the user's configured mode (by default workspace-write: the workspace is writable, protected names such as .git and .envrc stay read-only); it never widens a configured read-only. Default: the user's configuration."},
                     "timeout_secs": {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_SECS,
                         "description": "Wall-clock limit in seconds (default 600): then the whole sandbox is stopped, exit 117."},
                     "env": {"type": "array", "items": {"type": "string"},
                         "description": "Names of environment variables to pass through into the sandbox (variables that look like secrets are refused; the user's `env.pass` config decides those)."},
                     "network": {"type": "string", "enum": ["off", "allowlist"],
-                        "description": "off (default): no network. allowlist: only the hosts the user's configuration allows, through brig's proxy."},
+                        "description": "off: no network. allowlist (default): the user's configured network, which never gets wider from this argument (hosts beyond it: allow_hosts, approved by a human)."},
                     "allow_hosts": {"type": "array", "items": {"type": "string"},
                         "description": "Hosts the command needs to reach beyond the user's allowlist. Each is a request that a human approves with `brig approvals` before the command runs; needs `justification`."},
                     "justification": {"type": "string",
@@ -220,10 +220,10 @@ pub fn run_argv(cfg: &Config, args: &RunArgs) -> Result<Vec<OsString>, ToolError
         )));
     }
     let mut a = head(cfg, timeout, MAX_OUTPUT);
-    match args.mode {
-        Some(SandboxMode::ReadOnly) => a.extend(["--mode".into(), "read-only".into()]),
-        Some(SandboxMode::WorkspaceWrite) => a.extend(["--mode".into(), "workspace-write".into()]),
-        None => {}
+    // The agent may only tighten what the user configured: `read-only` is passed on,
+    // `workspace-write` is the configured mode (it never widens a configured read-only).
+    if let Some(SandboxMode::ReadOnly) = args.mode {
+        a.extend(["--mode".into(), "read-only".into()]);
     }
     for name in &args.env {
         let plain = !name.is_empty()
@@ -241,8 +241,10 @@ pub fn run_argv(cfg: &Config, args: &RunArgs) -> Result<Vec<OsString>, ToolError
         }
         a.extend(["--pass-env".into(), name.into()]);
     }
-    if let Some(Network::Allowlist) = args.network {
-        a.extend(["--network".into(), "allowlist".into()]);
+    // Likewise the network: `off` is passed on; `allowlist` is the configured network (the
+    // agent cannot turn on one the user left off; hosts beyond it need a human: allow_hosts).
+    if let Some(Network::Off) = args.network {
+        a.extend(["--network".into(), "off".into()]);
     }
     if !args.allow_hosts.is_empty() {
         let Some(why) = args
@@ -435,12 +437,8 @@ mod tests {
                 "262144",
                 "--timeout",
                 "5s",
-                "--mode",
-                "workspace-write",
                 "--pass-env",
                 "RUST_LOG",
-                "--network",
-                "allowlist",
                 "--request-host=example.com",
                 "--justification=fetch the page",
                 "--",
