@@ -646,7 +646,60 @@ pub fn run(
             RunError::Os(..) => Error::Internal(e.to_string()),
         })
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        // Seatbelt (crates/brig-macos, docs/macos.md); not verified on a real Mac yet.
+        use brig_macos::RunError;
+        let _ = program; // sandbox-exec's errors name the program themselves.
+        let proxy = (plan.network == NetworkMode::Allowlist).then(|| {
+            brig_net::proxy::Proxy::new(
+                brig_net::proxy::Config {
+                    rules: plan.network_rules.rules.clone(),
+                    hosts: plan.network_rules.hosts.clone(),
+                    ask_unknown: net.ask_unknown,
+                    resolver: None,
+                },
+                net.recorder.unwrap_or_else(|| Box::new(|_| Ok(()))),
+            )
+        });
+        let opts = brig_macos::RunOptions {
+            proxy: proxy.clone().map(|p| {
+                brig_macos::ProxyHandler(std::sync::Arc::new(move |listener| {
+                    // Without its thread nothing is served: the command's connections fail.
+                    let _ = p.serve(listener);
+                }))
+            }),
+            brig_dirs: Dirs::from_env()
+                .map(|d| vec![d.state, d.config])
+                .unwrap_or_default(),
+        };
+        let result = brig_macos::run_with_limits(plan, &cmd, &opts, limits, sink);
+        drop(opts);
+        if let Some(why) = proxy.and_then(|p| p.shutdown()) {
+            if result.is_ok() {
+                return Err(Error::Audit(format!(
+                    "the audit log cannot be written ({why}); the proxy refused every connection after that"
+                )));
+            }
+        }
+        result.map_err(|e| match e {
+            RunError::Unavailable { .. } => Error::Unavailable(e.to_string()),
+            RunError::Exec { ref source, .. } => {
+                let code = if source.kind() == std::io::ErrorKind::NotFound {
+                    exit_code::NOT_FOUND
+                } else {
+                    exit_code::NOT_EXECUTABLE
+                };
+                Error::Exec {
+                    message: e.to_string(),
+                    code,
+                }
+            }
+            RunError::Profile(_) | RunError::Setup(_) => Error::Setup(e.to_string()),
+            _ => Error::Internal(e.to_string()),
+        })
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         let _ = (plan, cmd, program, sink, limits, net);
         Err(Error::Unavailable(format!(
