@@ -74,6 +74,10 @@ pub struct RunOptions {
     /// brig's own directories (state, configuration): denied for writing, and checked to lie
     /// outside the writable roots.
     pub brig_dirs: Vec<PathBuf>,
+    /// `--max-output`: at most this many bytes of the command's stdout, and as many of its
+    /// stderr, are passed on (through pipes); the rest is dropped and reported as
+    /// [`LimitHit::Output`]. `None`: the command writes to brig's stdout and stderr directly.
+    pub max_output: Option<u64>,
 }
 
 /// Runs `cmd` under `plan` within `limits`.
@@ -112,8 +116,8 @@ pub fn run_with_limits(
             .env_clear()
             .envs(plan.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&plan.cwd);
-        let child = spawn(&mut c, &program)?;
-        return finish(child, timeout, limits.grace);
+        let child = spawn(&mut c, &program, opts.max_output)?;
+        return finish(child, timeout, limits.grace, opts.max_output);
     }
 
     if !Path::new(SANDBOX_EXEC).is_file() {
@@ -164,11 +168,19 @@ pub fn run_with_limits(
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(&plan.cwd);
-    let child = spawn(&mut c, &program)?;
-    finish(child, timeout, limits.grace)
+    let child = spawn(&mut c, &program, opts.max_output)?;
+    finish(child, timeout, limits.grace, opts.max_output)
 }
 
-fn spawn(c: &mut std::process::Command, program: &OsString) -> Result<Child, RunError> {
+fn spawn(
+    c: &mut std::process::Command,
+    program: &OsString,
+    max_output: Option<u64>,
+) -> Result<Child, RunError> {
+    if max_output.is_some() {
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    }
     c.spawn().map_err(|source| RunError::Exec {
         program: program.to_string_lossy().into_owned(),
         source,
@@ -181,9 +193,19 @@ fn finish(
     mut child: Child,
     timeout: Option<Duration>,
     grace: Duration,
+    max_output: Option<u64>,
 ) -> Result<Outcome, RunError> {
     let started = Instant::now();
     let mut limits_hit = Vec::new();
+    let mut relays = Vec::new();
+    if let Some(max) = max_output {
+        if let Some(out) = child.stdout.take() {
+            relays.push(relay("stdout", out, io::stdout(), max));
+        }
+        if let Some(err) = child.stderr.take() {
+            relays.push(relay("stderr", err, io::stderr(), max));
+        }
+    }
     let status = match timeout {
         None => child
             .wait()
@@ -224,12 +246,59 @@ fn finish(
             std::thread::sleep(Duration::from_millis(20));
         },
     };
+    // The pipes close when the last process holding them ends.
+    for r in relays {
+        if let Ok(Some(hit)) = r.join() {
+            limits_hit.push(hit);
+        }
+    }
     Ok(Outcome {
         exit: exit_of(status),
         layers: Vec::new(),
         usage: Usage::default(),
         blocked_creates: Vec::new(),
         limits_hit,
+    })
+}
+
+/// Copies at most `max` bytes from `from` to `to` on a thread of its own and counts the rest.
+fn relay(
+    stream: &'static str,
+    mut from: impl io::Read + Send + 'static,
+    mut to: impl io::Write + Send + 'static,
+    max: u64,
+) -> std::thread::JoinHandle<Option<LimitHit>> {
+    std::thread::spawn(move || {
+        let (mut passed, mut dropped) = (0u64, 0u64);
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let room = usize::try_from(max.saturating_sub(passed)).unwrap_or(usize::MAX);
+            let keep = n.min(room);
+            if keep > 0
+                && to
+                    .write_all(&buf[..keep])
+                    .and_then(|()| to.flush())
+                    .is_err()
+            {
+                // brig's own stream is gone: drain the rest so the command does not block.
+                dropped += n as u64;
+                passed = max;
+                continue;
+            }
+            passed += keep as u64;
+            dropped += (n - keep) as u64;
+        }
+        (dropped > 0).then_some(LimitHit::Output {
+            stream,
+            limit_bytes: max,
+            dropped_bytes: dropped,
+        })
     })
 }
 

@@ -651,11 +651,6 @@ pub fn run(
         // Seatbelt (crates/brig-macos, docs/macos.md); not verified on a real Mac yet.
         use brig_macos::RunError;
         let _ = program; // sandbox-exec's errors name the program themselves.
-        if plan.limits.output.is_some() {
-            return Err(Error::Unavailable(
-                "--max-output (or [limits] output) is not supported by the macOS backend yet; refusing to run rather than pass the output on unbounded".into(),
-            ));
-        }
         let proxy = (plan.network == NetworkMode::Allowlist).then(|| {
             brig_net::proxy::Proxy::new(
                 brig_net::proxy::Config {
@@ -677,6 +672,8 @@ pub fn run(
             brig_dirs: Dirs::from_env()
                 .map(|d| vec![d.state, d.config])
                 .unwrap_or_default(),
+            // `--max-output`: the command's stdout and stderr go through brig, bounded.
+            max_output: plan.limits.output,
         };
         let result = brig_macos::run_with_limits(plan, &cmd, &opts, limits, sink);
         drop(opts);
