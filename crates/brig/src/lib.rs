@@ -648,8 +648,15 @@ pub fn run(
     }
     #[cfg(target_os = "macos")]
     {
-        // Seatbelt (crates/brig-macos, docs/macos.md); not verified on a real Mac yet.
+        // Seatbelt (crates/brig-macos, docs/macos.md); not verified on a real Mac yet, and the
+        // user is told so on every run until it is.
         use brig_macos::RunError;
+        if plan.mode != Mode::DangerFullAccess {
+            eprintln!(
+                "brig: note: the macOS sandbox (Seatbelt) has not been verified on a real Mac yet; \
+                 run the test plan in docs/macos.md before relying on it"
+            );
+        }
         let _ = program; // sandbox-exec's errors name the program themselves.
         let proxy = (plan.network == NetworkMode::Allowlist).then(|| {
             brig_net::proxy::Proxy::new(
