@@ -4,7 +4,7 @@
 //!
 //! Writing an inheritable entry on a directory is cheap; making the existing files below it
 //! inherit it is not (one security-descriptor write per file). Codex's elevated sandbox
-//! re-ran that work before every command and took 18 to 120 s on large trees
+//! re-ran that work before every command, from about 20 s to minutes on large trees
 //! (openai/codex#32314, #34062, #34529). brig instead reads the entries it cares about on the
 //! few paths it manages (the roots, the protected entries, the secrets: one
 //! `GetSecurityInfo` each, no recursion), passes them in as [`AclState`], and [`delta`]
