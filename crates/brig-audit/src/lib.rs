@@ -60,6 +60,7 @@ mod key;
 mod ocsf;
 mod record;
 mod store;
+pub mod text;
 mod time;
 mod verify;
 mod writer;

@@ -458,10 +458,21 @@ fn run_confined(
             let _ = sys::write_all(found_w.as_fd(), &walk_roots(plan, opts));
             drop(found_w);
             // PID 1 creates the proxy's listener once its loopback is up, before it starts
-            // the command; if it fails first, its end closes and parent_main reports why.
+            // the command; if its setup fails first, its end closes (nothing received) and
+            // parent_main reports why. brig failing to receive it stops the run here: the
+            // command must not run believing it has the allowlist.
             if let (Some(sock), Some(handler)) = (&proxy_r, &proxy) {
-                if let Ok(Some(fd)) = sys::recv_fd(sock.as_fd()) {
-                    (handler.0)(std::net::TcpListener::from(fd));
+                match sys::recv_fd(sock.as_fd()) {
+                    Ok(Some(fd)) => (handler.0)(std::net::TcpListener::from(fd)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = sys::kill(pid, libc::SIGKILL);
+                        drop(proxy_r);
+                        let _ = parent_main(pid, report_r, &sigfd, sink, limits, &cgroups);
+                        return Err(RunError::Setup(format!(
+                            "receiving the proxy's listener from the sandbox: {e}"
+                        )));
+                    }
                 }
             }
             drop(proxy_r);

@@ -412,6 +412,24 @@ mod tests {
         assert_eq!(run(json!({"shell": "make && rm -rf build"})).unwrap(), want);
     }
 
+    /// The agent can tighten the configured mode and network, never widen them: read-only and
+    /// off are passed on, workspace-write and allowlist add no flag (the configuration decides).
+    #[test]
+    fn mode_and_network_only_tighten() {
+        let flags = |v: Value| {
+            let a = run(v).unwrap();
+            let end = a.iter().position(|x| x == "--").unwrap();
+            a[..end].join(" ")
+        };
+        let ro = flags(json!({"argv": ["true"], "mode": "read-only", "network": "off"}));
+        assert!(ro.contains("--mode read-only"), "{ro}");
+        assert!(ro.contains("--network off"), "{ro}");
+        let wide =
+            flags(json!({"argv": ["true"], "mode": "workspace-write", "network": "allowlist"}));
+        assert!(!wide.contains("--mode"), "{wide}");
+        assert!(!wide.contains("--network"), "{wide}");
+    }
+
     #[test]
     fn run_maps_every_option() {
         let got = run(json!({

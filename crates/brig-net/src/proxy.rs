@@ -882,13 +882,3 @@ fn wake_listener(l: &TcpListener) {
         let _ = l.set_nonblocking(true);
     }
 }
-
-/// Used by tests and by brig: a destination as text, for messages.
-pub fn describe(head: &HttpHead) -> String {
-    match &head.target {
-        Target::Authority(a) => format!("CONNECT {a}"),
-        Target::Absolute { authority, path } => {
-            format!("{} http://{authority}{path}", head.method)
-        }
-    }
-}

@@ -13,18 +13,11 @@ pub fn escape(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\n' | '\t' => out.push(c),
-            c if c.is_control() || is_bidi_or_invisible(c) => out.push('?'),
+            c if c.is_control() || brig_audit::text::is_deceptive(c) => out.push('?'),
             c => out.push(c),
         }
     }
     out
-}
-
-fn is_bidi_or_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
-    )
 }
 
 /// Which navigation entry is current.

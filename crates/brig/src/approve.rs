@@ -19,6 +19,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use brig_audit::text::printable;
 use brig_rules::{ApprovalState, Approver, Scope, Status};
 use serde::{Deserialize, Serialize};
 
@@ -515,19 +516,6 @@ fn scope_rank(s: Scope) -> u8 {
     }
 }
 
-/// `s` without control characters (request texts come from the agent).
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || is_bidi_or_invisible(c) {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 /// The pending requests in `dir` (oldest first), for `brig approvals list`.
 pub fn list(dir: &Path) -> Vec<Pending> {
     let mut out: Vec<Pending> = std::fs::read_dir(dir)
@@ -589,14 +577,4 @@ pub fn send(dir: &Path, id: &str, answer: &serde_json::Value) -> Result<Reply, E
         .map_err(|e| Error::Internal(format!("reading the reply: {e}")))?;
     serde_json::from_str(line.trim())
         .map_err(|e| Error::Internal(format!("bad reply from request {id}: {e}")))
-}
-
-/// Unicode format characters that reorder or hide text on a terminal (bidirectional overrides
-/// and isolates, zero-width characters): a command line or path shown to a reviewer must read
-/// as what runs.
-fn is_bidi_or_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
-    )
 }

@@ -156,6 +156,8 @@ pub struct Request {
     pub config: Option<PathBuf>,
     /// Command-line overrides.
     pub cli: CliOverrides,
+    /// The approval session whose remembered host approvals apply (`--approval-session`).
+    pub approval_session: Option<String>,
 }
 
 /// Where brig keeps its files, from the environment (XDG rules).
@@ -305,10 +307,14 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         }
         other => Error::Config(other.to_string()),
     })?;
-    // Hosts a human approved "always" are allow rules of the user's own (they matter only
-    // when the network is the allowlist).
+    // Hosts a human approved "always", or for this approval session, are allow rules of the
+    // user's own (they matter only when the network is the allowlist).
     let mut policy = policy;
-    for rule in read_host_list(&remembered_hosts_path(&dirs))? {
+    let mut remembered = read_host_list(&remembered_hosts_path(&dirs))?;
+    if let Some(session) = &req.approval_session {
+        remembered.extend(read_host_list(&session_hosts_path(&dirs, session)?)?);
+    }
+    for rule in remembered {
         if !policy.net_allow.contains(&rule) {
             policy.net_allow.push(rule);
         }
@@ -545,7 +551,49 @@ pub fn probe() -> Capabilities {
     }
 }
 
-/// Runs `argv` under `plan`. For danger-full-access this replaces the current process.
+/// brig's proxy for a plan with the network allowlist (`None` otherwise), reporting to and
+/// asking through `net`.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn start_proxy(plan: &EnforcementPlan, net: NetHooks) -> Option<brig_net::proxy::Proxy> {
+    (plan.network == NetworkMode::Allowlist).then(|| {
+        brig_net::proxy::Proxy::new(
+            brig_net::proxy::Config {
+                rules: plan.network_rules.rules.clone(),
+                hosts: plan.network_rules.hosts.clone(),
+                ask_unknown: net.ask_unknown,
+                resolver: None,
+            },
+            net.recorder.unwrap_or_else(|| Box::new(|_| Ok(()))),
+        )
+    })
+}
+
+/// What a backend calls with the listening socket it made for the proxy.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn serve_on(
+    proxy: &brig_net::proxy::Proxy,
+) -> std::sync::Arc<dyn Fn(std::net::TcpListener) + Send + Sync> {
+    let p = proxy.clone();
+    std::sync::Arc::new(move |listener| {
+        // Without its thread nothing is served: the command's connections fail.
+        let _ = p.serve(listener);
+    })
+}
+
+/// Closes and records every connection before the result is reported; a record that could
+/// not be written makes a run that succeeded an audit failure (120).
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn stop_proxy(proxy: Option<brig_net::proxy::Proxy>, ran: bool) -> Result<(), Error> {
+    match proxy.and_then(|p| p.shutdown()) {
+        Some(why) if ran => Err(Error::Audit(format!(
+            "the audit log cannot be written ({why}); the proxy refused every connection after that"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Runs `argv` under `plan` and waits for it (in danger-full-access with no sandbox, but still as a
+/// child whose end is recorded).
 ///
 /// Must be called while the process is single-threaded.
 ///
@@ -570,17 +618,7 @@ pub fn run(
     #[cfg(target_os = "linux")]
     {
         use brig_linux::RunError;
-        let proxy = (plan.network == NetworkMode::Allowlist).then(|| {
-            brig_net::proxy::Proxy::new(
-                brig_net::proxy::Config {
-                    rules: plan.network_rules.rules.clone(),
-                    hosts: plan.network_rules.hosts.clone(),
-                    ask_unknown: net.ask_unknown,
-                    resolver: None,
-                },
-                net.recorder.unwrap_or_else(|| Box::new(|_| Ok(()))),
-            )
-        });
+        let proxy = start_proxy(plan, net);
         // `--max-output`: the command's stdout and stderr go through brig, bounded.
         let capture = match plan.limits.output {
             Some(max) => Some(std::sync::Arc::new(output::Capture::install(max).map_err(
@@ -593,12 +631,9 @@ pub fn run(
                 .clone()
                 .map(|c| brig_linux::StartHook(std::sync::Arc::new(move || c.start()))),
             cache_dir: Dirs::from_env().ok().map(|d| d.state.join("walk-cache")),
-            proxy: proxy.clone().map(|p| {
-                brig_linux::ProxyHandler(std::sync::Arc::new(move |listener| {
-                    // Without its thread nothing is served: the command's connections fail.
-                    let _ = p.serve(listener);
-                }))
-            }),
+            proxy: proxy
+                .as_ref()
+                .map(|p| brig_linux::ProxyHandler(serve_on(p))),
         };
         let result = brig_linux::run_with_limits(plan, &cmd, &opts, limits, sink);
         drop(opts);
@@ -610,16 +645,7 @@ pub fn run(
             o.limits_hit.extend(output_hits);
             o
         });
-        // Every connection is closed and recorded before the result is reported.
-        let net_failure = proxy.and_then(|p| p.shutdown());
-        let result = match (result, net_failure) {
-            (Ok(_), Some(why)) => {
-                return Err(Error::Audit(format!(
-                    "the audit log cannot be written ({why}); the proxy refused every connection after that"
-                )))
-            }
-            (r, _) => r,
-        };
+        stop_proxy(proxy, result.is_ok())?;
         result.map_err(|e| match e {
             RunError::Unavailable { .. } | RunError::Missing(_) => {
                 Error::Unavailable(e.to_string())
@@ -658,24 +684,11 @@ pub fn run(
             );
         }
         let _ = program; // sandbox-exec's errors name the program themselves.
-        let proxy = (plan.network == NetworkMode::Allowlist).then(|| {
-            brig_net::proxy::Proxy::new(
-                brig_net::proxy::Config {
-                    rules: plan.network_rules.rules.clone(),
-                    hosts: plan.network_rules.hosts.clone(),
-                    ask_unknown: net.ask_unknown,
-                    resolver: None,
-                },
-                net.recorder.unwrap_or_else(|| Box::new(|_| Ok(()))),
-            )
-        });
+        let proxy = start_proxy(plan, net);
         let opts = brig_macos::RunOptions {
-            proxy: proxy.clone().map(|p| {
-                brig_macos::ProxyHandler(std::sync::Arc::new(move |listener| {
-                    // Without its thread nothing is served: the command's connections fail.
-                    let _ = p.serve(listener);
-                }))
-            }),
+            proxy: proxy
+                .as_ref()
+                .map(|p| brig_macos::ProxyHandler(serve_on(p))),
             brig_dirs: Dirs::from_env()
                 .map(|d| vec![d.state, d.config])
                 .unwrap_or_default(),
@@ -684,13 +697,7 @@ pub fn run(
         };
         let result = brig_macos::run_with_limits(plan, &cmd, &opts, limits, sink);
         drop(opts);
-        if let Some(why) = proxy.and_then(|p| p.shutdown()) {
-            if result.is_ok() {
-                return Err(Error::Audit(format!(
-                    "the audit log cannot be written ({why}); the proxy refused every connection after that"
-                )));
-            }
-        }
+        stop_proxy(proxy, result.is_ok())?;
         result.map_err(|e| match e {
             RunError::Unavailable { .. } => Error::Unavailable(e.to_string()),
             RunError::Exec { ref source, .. } => {

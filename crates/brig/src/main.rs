@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use brig::{exit_code, Error, Mode, NetworkMode, Request};
+use brig_audit::text::printable;
 use clap::{Args, Parser, Subcommand};
 
 /// Run every command an AI coding agent issues inside a kernel-enforced sandbox.
@@ -534,21 +535,9 @@ fn mcp(workspace: Option<PathBuf>, approval_policy: Option<String>) -> anyhow::R
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let req = args.policy.request()?;
+    let mut req = args.policy.request()?;
+    req.approval_session = args.approval_session.clone();
     let mut loaded = brig::load(&req)?;
-    let dirs_early = brig::Dirs::from_env()?;
-    if let Some(session) = &args.approval_session {
-        // Hosts approved for this approval session: allow rules for its runs.
-        let path = brig::session_hosts_path(&dirs_early, session)?;
-        for rule in brig::read_host_list(&path)? {
-            if let Ok(r) = brig_policy::net::HostRule::parse(&rule) {
-                let allow = &mut loaded.plan.network_rules.rules.allow;
-                if loaded.plan.network == brig::NetworkMode::Allowlist && !allow.contains(&r) {
-                    allow.push(r);
-                }
-            }
-        }
-    }
     if loaded.plan.mode == Mode::DangerFullAccess {
         eprintln!(
             "brig: WARNING: danger-full-access: `{}` runs with NO sandbox (no filesystem, network or syscall confinement). \
@@ -1726,20 +1715,6 @@ fn approvals(cmd: ApprovalsCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `s` with control characters shown as `?`: paths in brig's messages come from the sandboxed
-/// command, and escape sequences must not reach the reviewer's terminal.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || is_bidi_or_invisible(c) {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 /// `brig policy check`.
 fn check(
     json: bool,
@@ -2152,14 +2127,4 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Unicode format characters that reorder or hide text on a terminal (bidirectional overrides
-/// and isolates, zero-width characters): a command line or path shown to a reviewer must read
-/// as what runs.
-fn is_bidi_or_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
-    )
 }
